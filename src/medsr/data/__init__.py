@@ -1,0 +1,5 @@
+"""Data model (:class:`Volume`), geometry helpers, datasets and the catalogue of package-shipped scans."""
+
+from medsr.data.volume import Volume
+
+__all__ = ["Volume"]
