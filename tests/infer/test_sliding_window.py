@@ -81,7 +81,7 @@ def test_blended_interior_close_to_full_pass() -> None:
     y = sliding_window_inference(x, net, window=24, overlap=0.5, blend="gaussian")
     # Window borders see zero padding; blending down-weights them. Interior tolerance stated here.
     err = (y - full)[..., 3:-3, 3:-3].abs().max().item()
-    assert err < 0.05
+    assert err < 0.005  # measured 0.0018 (gaussian, overlap 0.5); constant blending gives 0.079
 
 
 def test_bad_predictor_shape_is_reported() -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from medsr.conventions import UNIT_HU
 from medsr.data.volume import Volume
 from medsr.errors import InputError
+from medsr.io._common import check_file
 
 _DTYPES = {"int16": "<i2", "uint16": "<u2", "int8": "i1", "uint8": "u1", "float32": "<f4"}
 
@@ -57,7 +58,7 @@ def read_inv3(path: str | os.PathLike[str]) -> Volume:
     Shape:
         array: ``(1, slices, rows, cols)``.
     """
-    p = Path(path)
+    p = check_file(path)
     try:
         with tarfile.open(p, mode="r:gz") as tar:
             info: dict[str, Any] = plistlib.loads(_member(tar, "main.plist", p))
@@ -72,7 +73,9 @@ def read_inv3(path: str | os.PathLike[str]) -> Volume:
         raise InputError(p, f"main.plist lacks a usable matrix dtype/shape/spacing: {matrix}")
     expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if len(raw) != expected:
-        raise InputError(p, f"matrix.dat has {len(raw)} bytes; main.plist shape {shape} needs {expected}")
+        raise InputError(
+            p, f"matrix.dat has {len(raw)} bytes; main.plist shape {shape} needs {expected}"
+        )
     data = np.frombuffer(raw, dtype=dtype).reshape(shape)[:, :, ::-1].astype(np.float32)
     sw, sh, sd = spacing  # plist order: column, row, slice
     affine = np.zeros((4, 4))

@@ -36,7 +36,9 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
     if target.exists() and not overwrite:
         raise MedsrError(f"{target}: already exists; pass --overwrite to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{_suffix(target)}", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=f".tmp{_suffix(target)}", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:

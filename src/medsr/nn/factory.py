@@ -7,6 +7,7 @@ from typing import Literal
 from torch import nn
 
 NormKind = Literal["batch", "instance", "layer", "group", "none"]
+PaddingMode = Literal["zeros", "reflect", "replicate", "circular"]
 
 
 def _check_dims(spatial_dims: int) -> None:
@@ -23,13 +24,21 @@ def conv(
     stride: int = 1,
     padding: int | None = None,
     bias: bool = True,
-    padding_mode: str = "zeros",
+    padding_mode: PaddingMode = "zeros",
 ) -> nn.Module:
     """``Conv2d`` / ``Conv3d`` with 'same' padding for odd kernels by default."""
     _check_dims(spatial_dims)
     pad = kernel_size // 2 if padding is None else padding
     cls = nn.Conv2d if spatial_dims == 2 else nn.Conv3d
-    return cls(in_channels, out_channels, kernel_size, stride=stride, padding=pad, bias=bias, padding_mode=padding_mode)
+    return cls(
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=stride,
+        padding=pad,
+        bias=bias,
+        padding_mode=padding_mode,
+    )
 
 
 def conv_transpose(
@@ -48,7 +57,11 @@ def max_pool(spatial_dims: int, kernel_size: int = 2) -> nn.Module:
 
 def adaptive_avg_pool(spatial_dims: int, output_size: int = 1) -> nn.Module:
     _check_dims(spatial_dims)
-    return nn.AdaptiveAvgPool2d(output_size) if spatial_dims == 2 else nn.AdaptiveAvgPool3d(output_size)
+    return (
+        nn.AdaptiveAvgPool2d(output_size)
+        if spatial_dims == 2
+        else nn.AdaptiveAvgPool3d(output_size)
+    )
 
 
 def norm(kind: NormKind, spatial_dims: int, channels: int) -> nn.Module:
@@ -61,7 +74,11 @@ def norm(kind: NormKind, spatial_dims: int, channels: int) -> nn.Module:
     if kind == "batch":
         return nn.BatchNorm2d(channels) if spatial_dims == 2 else nn.BatchNorm3d(channels)
     if kind == "instance":
-        return nn.InstanceNorm2d(channels, affine=True) if spatial_dims == 2 else nn.InstanceNorm3d(channels, affine=True)
+        return (
+            nn.InstanceNorm2d(channels, affine=True)
+            if spatial_dims == 2
+            else nn.InstanceNorm3d(channels, affine=True)
+        )
     if kind == "layer":
         return nn.GroupNorm(1, channels)
     if kind == "group":

@@ -1,0 +1,264 @@
+"""``medsr degrade IN -o OUT --kind KIND [parameters] --seed N``: degrade a volume, keep its geometry."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+HELP = "degrade a volume (k-space truncation, downsampling, noise, low-dose CT) with a JSON record"
+
+KINDS = (
+    "kspace",
+    "kspace-gaussian",
+    "downsample",
+    "decimate",
+    "thickness",
+    "gaussian",
+    "rician",
+    "poisson-gaussian",
+    "lowdose-ct",
+)
+
+#: kind -> {command-line dest: library parameter}; a flag outside its kind's table is an error.
+_FLAGS: dict[str, dict[str, str]] = {
+    "kspace": {
+        "factor": "factor",
+        "edge_divisor": "edge_divisor",
+        "keep_shape": "keep_shape",
+        "window": "window",
+        "tukey_alpha": "tukey_alpha",
+    },
+    "kspace-gaussian": {"sigma": "sigma"},
+    "downsample": {"factor": "factor", "method": "method", "remainder": "remainder"},
+    "decimate": {"factor": "factor", "offset": "offset"},
+    "thickness": {
+        "thickness": "thickness_mm",
+        "spacing": "spacing_mm",
+        "axis": "axis",
+        "profile": "profile",
+        "remainder": "remainder",
+    },
+    "gaussian": {"sigma": "sigma"},
+    "rician": {"sigma": "sigma"},
+    "poisson-gaussian": {"gain": "gain", "sigma": "sigma"},
+    "lowdose-ct": {
+        "dose": "dose",
+        "i0": "i0",
+        "sigma_e": "sigma_e",
+        "views": "views",
+        "detectors": "detectors",
+        "filter": "filter",
+        "ct_mode": "mode",
+        "min_count": "min_count",
+    },
+}
+
+#: Flags a kind cannot do without (one of each tuple).
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "kspace": ("factor", "edge_divisor"),
+    "kspace-gaussian": ("sigma",),
+    "downsample": ("factor",),
+    "decimate": ("factor",),
+    "thickness": ("thickness",),
+    "gaussian": ("sigma",),
+    "rician": ("sigma",),
+    "poisson-gaussian": ("gain",),
+}
+
+_INTEGER_FACTOR_KINDS = ("downsample", "decimate")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``degrade`` arguments (parameters default to the library's defaults)."""
+    parser.add_argument("input", metavar="IN", help="input volume (NIfTI, DICOM, NPY, ...)")
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output (.nii.gz, .npy, ...)"
+    )
+    parser.add_argument("--kind", required=True, choices=KINDS, help="which degradation")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the random generator (default 0)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output and sidecar"
+    )
+    g = parser.add_argument_group("k-space (kspace, kspace-gaussian)")
+    g.add_argument(
+        "--factor",
+        nargs="+",
+        type=float,
+        metavar="F",
+        help="per-axis factor, 1 or 3 values (D H W)",
+    )
+    g.add_argument(
+        "--edge-divisor",
+        nargs="+",
+        type=float,
+        metavar="E",
+        help="zero round(N/E) lines per edge instead of --factor ('inf' = untouched)",
+    )
+    g.add_argument(
+        "--keep-shape",
+        action="store_true",
+        default=None,
+        help="zero-filled on the same grid (mDCSRN input)",
+    )
+    g.add_argument(
+        "--window", choices=("none", "hamming", "tukey"), help="window over the kept band"
+    )
+    g.add_argument("--tukey-alpha", type=float, help="Tukey taper fraction in [0, 1]")
+    g = parser.add_argument_group("resampling (downsample, decimate, thickness)")
+    g.add_argument("--method", choices=("area", "bicubic"), help="anti-aliased downsampler")
+    g.add_argument("--remainder", choices=("crop", "pad"), help="axes not divisible by the factor")
+    g.add_argument(
+        "--offset", nargs="+", type=int, metavar="O", help="first kept voxel per axis (decimate)"
+    )
+    g.add_argument("--thickness", type=float, metavar="MM", help="slice profile FWHM / width in mm")
+    g.add_argument(
+        "--spacing", type=float, metavar="MM", help="new slice spacing in mm (thickness)"
+    )
+    g.add_argument(
+        "--axis", type=int, choices=(0, 1, 2), help="slice axis: 0 D, 1 H, 2 W (thickness)"
+    )
+    g.add_argument("--profile", choices=("gaussian", "boxcar"), help="slice profile (thickness)")
+    g = parser.add_argument_group("noise (gaussian, rician, poisson-gaussian, kspace-gaussian)")
+    g.add_argument(
+        "--sigma", type=float, help="noise std in intensity units; k-space Gaussian width"
+    )
+    g.add_argument("--gain", type=float, help="intensity per photon count (poisson-gaussian)")
+    g = parser.add_argument_group("low-dose CT (lowdose-ct; input in HU)")
+    g.add_argument("--dose", type=float, help="dose fraction, 0.25 = quarter dose (default 0.25)")
+    g.add_argument("--i0", type=float, help="photons per ray at full dose (default 1e5)")
+    g.add_argument("--sigma-e", type=float, help="electronic noise std in counts (default 0)")
+    g.add_argument("--views", type=int, help="projection angles over 180 degrees (default 720)")
+    g.add_argument("--detectors", type=int, help="detector bins (default: cover the diagonal)")
+    g.add_argument("--filter", choices=("ramp", "shepp-logan", "cosine", "hann"), help="FBP filter")
+    g.add_argument(
+        "--ct-mode",
+        choices=("inject", "reconstruct"),
+        help="add noise to the original (default) or reconstruct",
+    )
+    g.add_argument("--min-count", type=float, help="clamp counts to at least this before the log")
+
+
+def collect_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The library parameters given on the command line for ``args.kind``.
+
+    Raises:
+        ConfigError: For a flag that does not apply to the kind, or a missing required one.
+    """
+    from medsr.errors import ConfigError
+
+    table = _FLAGS[args.kind]
+    given = {
+        dest for dests in _FLAGS.values() for dest in dests if getattr(args, dest, None) is not None
+    }
+    stray = sorted(given - set(table))
+    if stray:
+        flags = ", ".join("--" + d.replace("_", "-") for d in stray)
+        raise ConfigError(f"{flags} does not apply to --kind {args.kind}")
+    need = _REQUIRED.get(args.kind, ())
+    if need and not given & set(need):
+        flags = " or ".join("--" + d.replace("_", "-") for d in need)
+        raise ConfigError(f"--kind {args.kind} needs {flags}")
+    params: dict[str, Any] = {}
+    for dest in sorted(given):
+        value = getattr(args, dest)
+        if isinstance(value, list):
+            if len(value) not in (1, 3):
+                raise ConfigError(
+                    f"--{dest.replace('_', '-')} takes 1 or 3 values (D H W), got {len(value)}"
+                )
+            value = value[0] if len(value) == 1 else tuple(value)
+        if dest == "factor" and args.kind in _INTEGER_FACTOR_KINDS:
+            value = _integers(value)
+        params[table[dest]] = value
+    return params
+
+
+def _integers(value: float | tuple[float, ...]) -> int | tuple[int, ...]:
+    from medsr.errors import ConfigError
+
+    vals = value if isinstance(value, tuple) else (value,)
+    if any(v != int(v) or v < 1 for v in vals):
+        raise ConfigError(f"--factor must be positive integers for this kind, got {value}")
+    ints = tuple(int(v) for v in vals)
+    return ints if isinstance(value, tuple) else ints[0]
+
+
+def _resolved(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Given parameters plus the library defaults of the rest, JSON-friendly (inf as "inf")."""
+    import inspect
+
+    from medsr.degrade.apply import VOLUME_KINDS, kind_parameters
+
+    sig = inspect.signature(VOLUME_KINDS[kind])
+    out = {
+        name: sig.parameters[name].default
+        for name in kind_parameters(kind)
+        if sig.parameters[name].default is not inspect.Parameter.empty
+    }
+    out.update(params)
+    return {k: _json_value(v) for k, v in sorted(out.items())}
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, tuple | list):
+        return [_json_value(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read, degrade, write the output and its JSON sidecar atomically (both or neither)."""
+    import numpy as np
+
+    from medsr._version import __version__
+    from medsr.degrade import degrade_volume
+    from medsr.errors import InputError, MedsrError
+    from medsr.io import read_volume, sidecar_path, write_json_sidecar, write_volume
+    from medsr.io.atomic import atomic_path
+    from medsr.io.dispatch import WRITE_FORMATS, extension
+
+    params = collect_parameters(args)
+    output = Path(args.output)
+    sidecar = sidecar_path(output)
+    if extension(output) not in WRITE_FORMATS:
+        raise InputError(
+            output,
+            f"cannot write {extension(output) or '(no extension)'!r}; use one of {list(WRITE_FORMATS)}",
+        )
+    if not args.overwrite:
+        for path in (output, sidecar):
+            if path.exists():
+                raise MedsrError(f"{path}: already exists; pass --overwrite to replace it")
+    volume = read_volume(args.input, modality="CT" if args.kind == "lowdose-ct" else None)
+    rng = np.random.default_rng(args.seed)
+    result = degrade_volume(volume, kind=args.kind, rng=rng, params=params)
+    record = {
+        "command": "medsr degrade",
+        "kind": args.kind,
+        "parameters": _resolved(args.kind, params),
+        "seed": args.seed,
+        "medsr_version": __version__,
+        "input": str(args.input),
+        "output": str(output),
+        "input_shape": list(volume.shape),
+        "output_shape": list(result.shape),
+        "input_spacing": list(volume.spacing),
+        "output_spacing": list(result.spacing),
+        "output_affine": np.asarray(result.affine).tolist(),
+        "modality": result.modality,
+        "unit": result.unit,
+    }
+    with (
+        atomic_path(output, overwrite=args.overwrite) as tmp_out,
+        atomic_path(sidecar, overwrite=args.overwrite) as tmp_side,
+    ):
+        write_volume(result, tmp_out, overwrite=True, description=f"medsr degrade {args.kind}")
+        write_json_sidecar(tmp_side, record, overwrite=True)
+    print(f"wrote {output} {result.shape} spacing {tuple(round(s, 6) for s in result.spacing)}")
+    print(f"wrote {sidecar}")
+    return 0

@@ -1,0 +1,88 @@
+"""``medsr evaluate PRED... --ref REF... --protocol NAME``: metrics table, JSON and CSV."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "evaluate predictions against references under a named protocol"
+
+#: Files written into ``--out``.
+OUTPUT_NAMES = ("metrics.json", "metrics.csv", "summary.csv")
+_IMAGE_EXTENSIONS = (".nii.gz", ".nii", ".npy", ".npz", ".png", ".dcm", ".h5")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``evaluate`` arguments."""
+    parser.add_argument("pred", nargs="+", metavar="PRED", help="prediction files")
+    parser.add_argument(
+        "--ref", nargs="+", required=True, metavar="REF", help="reference files, one per PRED"
+    )
+    parser.add_argument(
+        "--protocol",
+        required=True,
+        metavar="NAME",
+        help="evaluation protocol (docs/protocols.md; an unknown name lists the known ones)",
+    )
+    parser.add_argument("--method", default="pred", help="method name stored in every row")
+    parser.add_argument(
+        "--out", metavar="DIR", help=f"write {', '.join(OUTPUT_NAMES)} into this folder"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def case_ids(refs: list[str]) -> list[str]:
+    """Case ids from the reference file names (extension removed, duplicates numbered)."""
+    stems = []
+    for ref in refs:
+        name = Path(ref).name
+        for ext in _IMAGE_EXTENSIONS:
+            if name.lower().endswith(ext):
+                name = name[: -len(ext)]
+                break
+        stems.append(name or ref)
+    return [s if stems.count(s) == 1 else f"{s}#{i}" for i, s in enumerate(stems)]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read every pair, evaluate, print the table and write the result files."""
+    from medsr.errors import ConfigError, MedsrError
+    from medsr.io import read_volume
+    from medsr.io.atomic import write_text_atomic
+    from medsr.metrics import evaluate_volumes, format_table, get_protocol
+    from medsr.metrics.aggregate import summary_to_csv, write_csv, write_json
+
+    try:
+        protocol = get_protocol(args.protocol)
+    except KeyError as exc:
+        raise ConfigError(str(exc.args[0])) from None
+    if len(args.pred) != len(args.ref):
+        raise ConfigError(
+            f"got {len(args.pred)} PRED files but {len(args.ref)} --ref files; "
+            "pass one reference per prediction, in the same order"
+        )
+    out = Path(args.out) if args.out else None
+    if out is not None and not args.overwrite:
+        for name in OUTPUT_NAMES:
+            if (out / name).exists():
+                raise MedsrError(f"{out / name}: already exists; pass --overwrite to replace it")
+
+    preds = [read_volume(p) for p in args.pred]
+    refs = [read_volume(r) for r in args.ref]
+    rows = evaluate_volumes(
+        preds,
+        refs,
+        protocol=protocol,
+        method=args.method,
+        cases=case_ids(args.ref),
+        pred_names=list(args.pred),
+        ref_names=list(args.ref),
+    )
+    print(f"protocol {protocol.name}: {protocol.description}")
+    print(format_table(rows))
+    if out is not None:
+        write_json(out / OUTPUT_NAMES[0], rows, overwrite=True)
+        write_csv(out / OUTPUT_NAMES[1], rows, overwrite=True)
+        write_text_atomic(out / OUTPUT_NAMES[2], summary_to_csv(rows), overwrite=True)
+        print(f"wrote {', '.join(str(out / n) for n in OUTPUT_NAMES)}")
+    return 0

@@ -1,0 +1,60 @@
+"""Degradations: pure, seeded functions on arrays whose last ``spatial_dims`` axes are spatial.
+
+Every function returns float32, takes keyword-only arguments and, when random, an explicit
+``numpy.random.Generator`` named ``rng``. :data:`DEGRADATIONS` names them for configs and
+:class:`DegradationPipeline`; :mod:`medsr.degrade.volumes` applies them to volumes with geometry.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from medsr.degrade.apply import VOLUME_KINDS, degrade_volume
+from medsr.degrade.ct import simulate_low_dose_ct
+from medsr.degrade.kspace import truncate_kspace, truncate_kspace_zero_edges
+from medsr.degrade.kspace_augment import (
+    gaussian_kspace_filter,
+    random_gaussian_kspace_filter,
+    random_kspace_truncation,
+)
+from medsr.degrade.noise import add_gaussian_noise, add_poisson_gaussian_noise, add_rician_noise
+from medsr.degrade.pipeline import DegradationPipeline, Stage
+from medsr.degrade.resample import decimate, downsample_area, downsample_bicubic
+from medsr.degrade.thickness import simulate_slice_thickness
+from medsr.registry import Registry
+
+DEGRADATIONS: Registry[Callable[..., np.ndarray]] = Registry("degradation")
+DEGRADATIONS.register("kspace_truncate", truncate_kspace)
+DEGRADATIONS.register("kspace_truncate_zero_edges", truncate_kspace_zero_edges)
+DEGRADATIONS.register("kspace_random_truncate", random_kspace_truncation)
+DEGRADATIONS.register("kspace_gaussian", gaussian_kspace_filter)
+DEGRADATIONS.register("kspace_random_gaussian", random_gaussian_kspace_filter)
+DEGRADATIONS.register("downsample_area", downsample_area)
+DEGRADATIONS.register("downsample_bicubic", downsample_bicubic)
+DEGRADATIONS.register("decimate", decimate)
+DEGRADATIONS.register("slice_thickness", simulate_slice_thickness)
+DEGRADATIONS.register("gaussian_noise", add_gaussian_noise)
+DEGRADATIONS.register("rician_noise", add_rician_noise)
+DEGRADATIONS.register("poisson_gaussian_noise", add_poisson_gaussian_noise)
+DEGRADATIONS.register("lowdose_ct", simulate_low_dose_ct)
+
+__all__ = [
+    "DEGRADATIONS",
+    "VOLUME_KINDS",
+    "DegradationPipeline",
+    "Stage",
+    "add_gaussian_noise",
+    "add_poisson_gaussian_noise",
+    "add_rician_noise",
+    "decimate",
+    "degrade_volume",
+    "downsample_area",
+    "downsample_bicubic",
+    "gaussian_kspace_filter",
+    "random_gaussian_kspace_filter",
+    "random_kspace_truncation",
+    "simulate_low_dose_ct",
+    "simulate_slice_thickness",
+    "truncate_kspace",
+    "truncate_kspace_zero_edges",
+]

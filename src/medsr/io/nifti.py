@@ -1,0 +1,165 @@
+"""NIfTI (``.nii``, ``.nii.gz``) reader and writer.
+
+Reading reorients to the closest canonical RAS+ layout and transposes to ``(C, D, H, W)`` with
+``D = S``, ``H = A``, ``W = R``; the original orientation is kept in ``meta["nifti_ornt"]`` (and
+``meta["nifti_axcodes"]``) so :func:`write_nifti` writes voxels back in the file's original order.
+The header is checked before any voxel is read: zero-size axes, absurd sizes and uncompressed files
+too short for their declared size are refused without allocating.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from medsr.data.volume import Volume
+from medsr.errors import InputError
+from medsr.io._common import canonical_dhw, check_file, check_finite, check_size, dhw_to_ijk
+
+
+def _spatial_shape(path: Path, shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The 3D shape of a header shape; trailing singleton axes are squeezed."""
+    dims = list(shape)
+    while len(dims) > 3 and dims[-1] == 1:
+        dims.pop()
+    if len(dims) > 3:
+        raise InputError(
+            path,
+            f"{len(dims)}D image {tuple(shape)} where a 3D volume is expected; extract one volume",
+        )
+    while len(dims) < 3:
+        dims.append(1)
+    return dims[0], dims[1], dims[2]
+
+
+def _load_header(p: Path) -> Any:
+    import nibabel as nib
+
+    try:
+        img = nib.load(p)
+    except (
+        nib.filebasedimages.ImageFileError,
+        nib.spatialimages.HeaderDataError,
+        OSError,
+        EOFError,
+        zlib.error,
+        ValueError,
+    ) as exc:
+        raise InputError(p, f"not a readable NIfTI file ({_short(exc)})") from None
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise InputError(p, f"not a NIfTI image ({type(img).__name__})")
+    return img
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:160]
+
+
+def read_nifti(
+    path: str | os.PathLike[str],
+    *,
+    modality: str | None = None,
+    allow_nonfinite: bool = False,
+) -> Volume:
+    """Read a 3D NIfTI file as a canonical RAS+ :class:`~medsr.data.Volume`.
+
+    Args:
+        path: ``.nii`` or ``.nii.gz`` file.
+        modality: ``"MR"`` (default) or ``"CT"``; CT data is taken to be in HU.
+        allow_nonfinite: Keep NaN/Inf voxels instead of refusing the file.
+
+    Returns:
+        Float32 volume; ``meta`` holds ``path``, ``reader``, ``nifti_ornt``, ``nifti_axcodes``,
+        ``nifti_shape``, ``qform_code``, ``sform_code`` and ``descrip``.
+
+    Raises:
+        InputError: For an empty, truncated, non-NIfTI, 4D, zero-size, oversized or non-finite file.
+
+    Shape:
+        array: ``(1, D, H, W)``: ``D`` towards superior, ``H`` anterior, ``W`` right.
+    """
+    from nibabel.orientations import ornt2axcodes
+
+    p = check_file(path)
+    img = _load_header(p)
+    header = img.header
+    shape = tuple(int(n) for n in header.get_data_shape())
+    spatial = _spatial_shape(p, shape)
+    check_size(p, spatial)
+    if not p.name.endswith(".gz"):
+        offset = int(header.get_data_offset())
+        need = offset + int(np.prod(shape)) * header.get_data_dtype().itemsize
+        if p.stat().st_size < need:
+            raise InputError(p, f"file is truncated: {p.stat().st_size} bytes, header needs {need}")
+    affine = img.affine
+    if (
+        affine is None
+        or not np.all(np.isfinite(affine))
+        or abs(np.linalg.det(affine[:3, :3])) < 1e-12
+    ):
+        raise InputError(p, "header has no valid voxel-to-world affine")
+    try:
+        data = np.asarray(img.dataobj, dtype=np.float32).reshape(spatial)
+    except (OSError, EOFError, zlib.error, ValueError) as exc:
+        raise InputError(
+            p, f"cannot read voxel data; truncated or corrupt ({_short(exc)})"
+        ) from None
+    check_finite(data, p, allow_nonfinite=allow_nonfinite)
+    array, aff, ornt = canonical_dhw(data, affine)
+    mod = modality or "MR"
+    sform_code = int(header["sform_code"]) if "sform_code" in header else 0
+    qform_code = int(header["qform_code"]) if "qform_code" in header else 0
+    descrip = header["descrip"].item() if "descrip" in header else b""
+    return Volume(
+        array=array,
+        spacing=tuple(float(v) for v in np.linalg.norm(aff[:3, :3], axis=0)),  # type: ignore[arg-type]
+        affine=aff,
+        modality=mod,
+        unit="HU" if mod == "CT" else "a.u.",
+        meta={
+            "path": str(p),
+            "reader": "nifti",
+            "nifti_ornt": ornt.tolist(),
+            "nifti_axcodes": "".join(str(c) for c in ornt2axcodes(ornt)),
+            "nifti_shape": list(shape),
+            "qform_code": qform_code,
+            "sform_code": sform_code,
+            "descrip": descrip.decode("latin-1", "replace") if isinstance(descrip, bytes) else "",
+        },
+    )
+
+
+def write_nifti(volume: Volume, path: Path, *, description: str | None = None) -> None:
+    """Write ``volume`` to ``path`` (float32), restoring the original voxel order when known.
+
+    The caller handles atomicity (see :func:`medsr.io.write_volume`).
+
+    Args:
+        volume: The volume; its affine (index order ``d, h, w``) becomes the NIfTI affine.
+        path: Destination ending in ``.nii`` or ``.nii.gz``.
+        description: Text for the header's ``descrip`` field (80 bytes at most).
+    """
+    import nibabel as nib
+    from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation, ornt_transform
+
+    data, affine = dhw_to_ijk(volume.array.astype(np.float32, copy=False), volume.affine)
+    target = volume.meta.get("nifti_ornt")
+    if target is not None:
+        current = io_orientation(affine)
+        transform = ornt_transform(current, np.asarray(target, dtype=np.float64))
+        affine = affine @ inv_ornt_aff(transform, data.shape[:3])
+        data = apply_orientation(data, transform)
+    img = nib.Nifti1Image(np.ascontiguousarray(data, dtype=np.float32), affine)
+    sform_code = int(volume.meta.get("sform_code") or 1)
+    qform_code = int(volume.meta.get("qform_code") or 1)
+    img.set_sform(affine, code=sform_code)
+    img.set_qform(affine, code=qform_code)
+    img.header.set_xyzt_units(xyz="mm")
+    if description is not None:
+        img.header["descrip"] = description.encode("utf-8")[:79]
+    nib.save(img, str(path))

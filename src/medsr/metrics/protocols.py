@@ -1,0 +1,223 @@
+"""Named evaluation protocols: each one fixes range, mask, crop and clipping.
+
+A protocol turns a ``(pred, ref)`` pair into metrics in five documented steps:
+
+1. drop singleton axes (a ``(1, 1, H, W)`` volume becomes a 2D image; SSIM is 2D for a single
+   slice and 3D otherwise);
+2. remove ``crop`` voxels from both ends of every axis;
+3. add ``offset`` and clip to ``clip`` (both images);
+4. optionally min-max normalise both images with the *reference's* minimum and maximum;
+5. compute the mask (from the reference) and the data range, then PSNR, SSIM, NRMSE and MAE.
+
+See ``docs/protocols.md`` for why each protocol makes the choices it makes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from medsr.metrics.functional import mae, nrmse, psnr, ssim
+from medsr.metrics.masks import foreground_mask
+from medsr.registry import Registry
+
+RangeRule = Literal["fixed", "ref-max", "first-max", "ref-span-in-mask"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Images, mask and range exactly as the metrics see them."""
+
+    pred: np.ndarray
+    ref: np.ndarray
+    mask: np.ndarray | None
+    data_range: float
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """An evaluation protocol.
+
+    Attributes:
+        name: Registry key.
+        description: One line shown by the CLI and the docs.
+        range_rule: ``"fixed"`` (use ``fixed_range``), ``"ref-max"`` (maximum of the reference),
+            ``"first-max"`` (maximum of the first argument, the prediction),
+            ``"ref-span-in-mask"`` (max - min of the reference inside the mask).
+        fixed_range: The range for ``range_rule="fixed"``.
+        offset: Added to both images before clipping (e.g. 1024 to go from HU to HU + 1024).
+        clip: ``(low, high)`` applied to both images after the offset, or None.
+        normalize: ``"ref-minmax"`` maps both images by ``(x - min(ref)) / (max(ref) - min(ref))``.
+        mask: ``"foreground"`` restricts every metric to :func:`foreground_mask` of the reference.
+        crop: Voxels removed from both ends of every axis before anything else.
+    """
+
+    name: str
+    description: str
+    range_rule: RangeRule
+    fixed_range: float | None = None
+    offset: float = 0.0
+    clip: tuple[float, float] | None = None
+    normalize: Literal["none", "ref-minmax"] = "none"
+    mask: Literal["none", "foreground"] = "none"
+    crop: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.range_rule == "fixed") != (self.fixed_range is not None):
+            raise ValueError("fixed_range must be given exactly when range_rule is 'fixed'")
+        if self.range_rule == "ref-span-in-mask" and self.mask == "none":
+            raise ValueError("range_rule 'ref-span-in-mask' needs a mask")
+        if self.clip is not None and not self.clip[0] < self.clip[1]:
+            raise ValueError(f"clip must be (low, high) with low < high, got {self.clip!r}")
+        if self.crop < 0:
+            raise ValueError(f"crop must be >= 0, got {self.crop}")
+
+    def prepare(self, pred: np.ndarray, ref: np.ndarray) -> Prepared:
+        """Apply steps 1-5 of the module docstring without computing metrics.
+
+        Args:
+            pred: Prediction, ``(H, W)``, ``(D, H, W)`` or ``(1, D, H, W)``.
+            ref: Reference of the same shape.
+
+        Returns:
+            The transformed float64 images, the mask (or None) and the data range.
+
+        Raises:
+            ValueError: On a shape mismatch, non-finite values, a degenerate reference
+                (constant, or no foreground) or a non-positive range.
+        """
+        p = np.asarray(pred, dtype=np.float64)
+        r = np.asarray(ref, dtype=np.float64)
+        if p.shape != r.shape:
+            raise ValueError(f"prediction shape {p.shape} differs from reference shape {r.shape}")
+        if not (np.all(np.isfinite(p)) and np.all(np.isfinite(r))):
+            raise ValueError("prediction or reference holds NaN/Inf values")
+        p, r = np.squeeze(p), np.squeeze(r)
+        if p.ndim not in (2, 3):
+            raise ValueError(f"protocols evaluate 2D or 3D images; got shape {np.shape(pred)}")
+        if self.crop:
+            if min(p.shape) <= 2 * self.crop:
+                raise ValueError(f"crop {self.crop} removes all of shape {p.shape}")
+            window = tuple(slice(self.crop, n - self.crop) for n in p.shape)
+            p, r = p[window], r[window]
+        if self.offset:
+            p, r = p + self.offset, r + self.offset
+        if self.clip is not None:
+            p, r = np.clip(p, *self.clip), np.clip(r, *self.clip)
+        if self.normalize == "ref-minmax":
+            lo, hi = float(r.min()), float(r.max())
+            if hi <= lo:
+                raise ValueError("reference is constant; it cannot be min-max normalised")
+            p, r = (p - lo) / (hi - lo), (r - lo) / (hi - lo)
+        m = foreground_mask(r) if self.mask == "foreground" else None
+        return Prepared(pred=p, ref=r, mask=m, data_range=self._range(p, r, m))
+
+    def _range(self, p: np.ndarray, r: np.ndarray, m: np.ndarray | None) -> float:
+        if self.range_rule == "fixed":
+            value = float(self.fixed_range)  # type: ignore[arg-type]
+        elif self.range_rule == "ref-max":
+            value = float(r.max())
+        elif self.range_rule == "first-max":
+            value = float(p.max())
+        else:
+            inside = r[m]
+            value = float(inside.max() - inside.min())
+        if value <= 0:
+            raise ValueError(
+                f"protocol {self.name!r} derived a non-positive data range ({value:g}) "
+                f"with rule {self.range_rule!r}"
+            )
+        return value
+
+    def evaluate(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+        """PSNR (dB), SSIM, NRMSE and MAE of ``pred`` against ``ref`` under this protocol.
+
+        Args:
+            pred: Prediction, ``(H, W)``, ``(D, H, W)`` or ``(1, D, H, W)``.
+            ref: Reference of the same shape.
+
+        Returns:
+            ``{"psnr": ..., "ssim": ..., "nrmse": ..., "mae": ...}``; MAE is in the protocol's
+            transformed unit (HU for ``ct-window``, [0, 1] units for ``unit-range``...).
+
+        Raises:
+            ValueError: See :meth:`prepare`; also when an axis is shorter than SSIM's 11 taps.
+        """
+        d = self.prepare(pred, ref)
+        return {
+            "psnr": psnr(d.pred, d.ref, data_range=d.data_range, mask=d.mask),
+            "ssim": ssim(d.pred, d.ref, data_range=d.data_range, mask=d.mask),
+            "nrmse": nrmse(d.pred, d.ref, mask=d.mask),
+            "mae": mae(d.pred, d.ref, mask=d.mask),
+        }
+
+
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
+
+
+def _add(protocol: Protocol) -> None:
+    PROTOCOLS.register(protocol.name, protocol)
+
+
+_add(
+    Protocol(
+        name="unit-range",
+        description="both images mapped by the reference's min/max to [0, 1]; range 1",
+        range_rule="fixed",
+        fixed_range=1.0,
+        normalize="ref-minmax",
+    )
+)
+_add(
+    Protocol(
+        name="fastmri",
+        description="raw intensities; range = reference volume maximum",
+        range_rule="ref-max",
+    )
+)
+_add(
+    Protocol(
+        name="ct-window",
+        description="HU clipped to [-160, 240] (abdomen window); range 400",
+        range_rule="fixed",
+        fixed_range=400.0,
+        clip=(-160.0, 240.0),
+    )
+)
+_add(
+    Protocol(
+        name="ldct-bench",
+        description="HU + 1024 clipped to [0, 2924]; range 2924",
+        range_rule="fixed",
+        fixed_range=2924.0,
+        offset=1024.0,
+        clip=(0.0, 2924.0),
+    )
+)
+_add(
+    Protocol(
+        name="brain-mask",
+        description="inside the reference's foreground mask; range = reference max - min there",
+        range_rule="ref-span-in-mask",
+        mask="foreground",
+    )
+)
+_add(
+    Protocol(
+        name="dfgan-original",
+        description="raw HU; range = max of the first argument (the prediction); "
+        "only to reproduce DFGAN's numbers, not recommended",
+        range_rule="first-max",
+    )
+)
+
+
+def get_protocol(name: str) -> Protocol:
+    """The protocol registered as ``name``.
+
+    Raises:
+        KeyError: With the closest names when ``name`` is unknown.
+    """
+    return PROTOCOLS.get(name)

@@ -1,0 +1,125 @@
+"""DFGAN / AttnDFGAN U-Net generator for low-dose CT denoising.
+
+The difference-map GAN for low-dose CT (DFGAN) and its attention variant (AttnDFGAN), as in the
+authors' public code (github.com/SkiddieAhn/Study-Denoising-Image). The attention blocks are
+CBAM: Woo, Park, Lee and Kweon, "CBAM: Convolutional Block Attention Module", ECCV 2018. The
+U-Net itself follows Ronneberger, Fischer and Brox, MICCAI 2015.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from medsr.models.generators._checks import check_positive, check_spatial_dims
+from medsr.nn.cbam import CBAM
+from medsr.nn.factory import conv, conv_transpose, max_pool, norm
+from medsr.nn.validation import check_input
+
+
+class _DoubleConv(nn.Sequential):
+    """(conv3 without bias - BN - ReLU) x 2, optionally followed by CBAM."""
+
+    def __init__(self, spatial_dims: int, cin: int, cout: int, attention: bool) -> None:
+        layers: list[nn.Module] = []
+        for a, b in ((cin, cout), (cout, cout)):
+            layers += [
+                conv(spatial_dims, a, b, 3, bias=False),
+                norm("batch", spatial_dims, b),
+                nn.ReLU(),
+            ]
+        if attention:
+            layers.append(CBAM(spatial_dims, cout))
+        super().__init__(*layers)
+
+
+class DFGANUNet(nn.Module):
+    """U-Net with strided input copies at the decoder levels (DFGAN); CBAM variant (AttnDFGAN).
+
+    Encoder: a double conv to ``features[0]``, then per level max-pool and a double conv
+    (``conv3 - BN - ReLU`` twice, no conv bias). Decoder: per level a 2x2 stride-2 transposed
+    convolution to the skip's width, concatenation with the skip, a double conv; at every decoder
+    level of stride ``2**l > 1`` a learnable ``2**l``-kernel, stride-``2**l`` convolution of the
+    input (one channel, with bias) is added (broadcast over the channels), and at full resolution
+    the input itself is added before the last ``conv3`` (with bias). With ``attention=True`` a
+    CBAM follows every encoder double conv after a max-pool and every decoder double conv.
+
+    Defaults give exactly 7,762,808 parameters (DFGAN) and 7,819,538 with ``attention=True``
+    (AttnDFGAN), the published counts.
+
+    Args:
+        in_channels: Must be 1: the input is broadcast-added to the feature maps.
+        out_channels: Output channels.
+        spatial_dims: 2 (paper) or 3.
+        features: Channels per level, coarsest last.
+        attention: Add CBAM blocks (AttnDFGAN).
+
+    Raises:
+        ValueError: On ``in_channels != 1``, fewer than two levels, or a bad size.
+
+    Shape:
+        - Input: ``(B, 1, *n)`` with every ``n_i`` divisible by ``2**(len(features) - 1)``
+        - Output: ``(B, out_channels, *n)``
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        spatial_dims: int = 2,
+        features: Sequence[int] = (32, 64, 128, 256, 512),
+        attention: bool = False,
+    ) -> None:
+        super().__init__()
+        check_positive(out_channels=out_channels)
+        check_spatial_dims(spatial_dims)
+        if in_channels != 1:
+            raise ValueError(
+                f"DFGANUNet adds the one-channel input to its feature maps, so in_channels must "
+                f"be 1 (got {in_channels}); feed one CT channel"
+            )
+        widths = tuple(int(f) for f in features)
+        if len(widths) < 2:
+            raise ValueError(f"features needs at least two levels, got {features!r}")
+        check_positive(**{f"features[{i}]": w for i, w in enumerate(widths)})
+        self.spatial_dims = spatial_dims
+        self.depth = len(widths) - 1
+        self.inc = _DoubleConv(spatial_dims, in_channels, widths[0], attention=False)
+        self.pool = max_pool(spatial_dims, 2)
+        self.down = nn.ModuleList(
+            _DoubleConv(spatial_dims, widths[i - 1], widths[i], attention)
+            for i in range(1, len(widths))
+        )
+        self.up = nn.ModuleList()
+        self.merge = nn.ModuleList()
+        self.input_copies = nn.ModuleList()
+        for level in range(self.depth - 1, -1, -1):  # decoder output level, coarse to fine
+            self.up.append(conv_transpose(spatial_dims, widths[level + 1], widths[level]))
+            self.merge.append(
+                _DoubleConv(spatial_dims, 2 * widths[level], widths[level], attention)
+            )
+            if level > 0:
+                k = 2**level
+                self.input_copies.append(conv(spatial_dims, 1, 1, k, stride=k, padding=0))
+        self.outc = conv(spatial_dims, widths[0], out_channels, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(
+            x,
+            model="DFGANUNet",
+            spatial_dims=self.spatial_dims,
+            in_channels=1,
+            multiple_of=2**self.depth,
+        )
+        skips = [self.inc(x)]
+        for block in self.down:
+            skips.append(block(self.pool(skips[-1])))
+        h = skips.pop()
+        for index, (up, merge) in enumerate(zip(self.up, self.merge)):
+            h = merge(torch.cat([skips.pop(), up(h)], dim=1))
+            copy = self.input_copies[index](x) if index < len(self.input_copies) else x
+            h = h + copy
+        return self.outc(h)

@@ -1,0 +1,95 @@
+"""HR -> LR generator (G_LR) that closes the SRResCycGAN cycle.
+
+Umer and Micheloni, "Deep Cyclic Generative Adversarial Residual Convolutional Networks for Real
+Image Super-Resolution", ECCV Workshops 2020. The residual body follows the degradation generator
+of Fritsche, Gu and Timofte, "Frequency Separation for Real-World Super-Resolution", ICCV
+Workshops 2019 (DSGAN), which the SRResCGAN code base uses to produce its LR training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from medsr.models.generators._checks import (
+    check_choice,
+    check_positive,
+    check_spatial_dims,
+    scale_tuple,
+)
+from medsr.nn.activations import activation
+from medsr.nn.factory import conv
+from medsr.nn.residual import ResidualBlock
+from medsr.nn.validation import check_input
+
+
+class SRResCycLRGenerator(nn.Module):
+    """``conv3 - PReLU``, residual blocks ``conv3 - PReLU - conv3`` (+ identity), strided conv.
+
+    The last convolution downsamples by ``s`` per axis with kernel ``s + 2 * (s // 2)``, stride
+    ``s`` and padding ``s // 2``: every output voxel sees its own ``s``-cell plus a margin of
+    ``s // 2`` on each side (an anti-aliasing window the network learns).
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        spatial_dims: 2 or 3.
+        scale: Downscaling factor, positive int or one per axis.
+        features: Feature channels.
+        num_blocks: Residual blocks.
+        output_activation: ``"none"`` or ``"sigmoid"`` (DSGAN's output for [0, 1] images).
+
+    Raises:
+        ValueError: On a bad size, scale or activation.
+
+    Shape:
+        - Input: ``(B, in_channels, *m)`` with every ``m_i`` divisible by ``scale_i``
+        - Output: ``(B, out_channels, *(m / scale))``
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        spatial_dims: int = 2,
+        scale: int | Sequence[int] = 4,
+        features: int = 64,
+        num_blocks: int = 8,
+        output_activation: str = "none",
+    ) -> None:
+        super().__init__()
+        check_positive(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            features=features,
+            num_blocks=num_blocks,
+        )
+        check_spatial_dims(spatial_dims)
+        check_choice("output_activation", output_activation, ("none", "sigmoid"))
+        self.scale = scale_tuple(scale, spatial_dims)
+        self.in_channels = in_channels
+        self.spatial_dims = spatial_dims
+        self.head = nn.Sequential(conv(spatial_dims, in_channels, features, 3), nn.PReLU())
+        self.body = nn.Sequential(
+            *(
+                ResidualBlock(spatial_dims, features, norm_kind="none", act="prelu")
+                for _ in range(num_blocks)
+            )
+        )
+        kernel = tuple(s + 2 * (s // 2) for s in self.scale)
+        pad = tuple(s // 2 for s in self.scale)
+        conv_cls: type[nn.Module] = nn.Conv2d if spatial_dims == 2 else nn.Conv3d
+        self.down = conv_cls(features, out_channels, kernel, stride=self.scale, padding=pad)
+        self.out_act = activation(output_activation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(
+            x,
+            model="SRResCycLRGenerator",
+            spatial_dims=self.spatial_dims,
+            in_channels=self.in_channels,
+            multiple_of=self.scale,
+        )
+        return self.out_act(self.down(self.body(self.head(x))))

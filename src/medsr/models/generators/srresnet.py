@@ -1,0 +1,136 @@
+"""SRResNet, the SRGAN generator (2D and 3D, x1/x2/x3/x4 and per-axis scales).
+
+Ledig, Theis, Huszar, Caballero, Cunningham, Acosta, Aitken, Tejani, Totz, Wang and Shi,
+"Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network", CVPR 2017.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from medsr.models.generators._checks import (
+    check_choice,
+    check_positive,
+    check_spatial_dims,
+    scale_tuple,
+)
+from medsr.nn.activations import activation as make_activation
+from medsr.nn.factory import NormKind, conv, norm
+from medsr.nn.residual import ResidualBlock
+from medsr.nn.upsample import SubPixelConv, upsample_stages
+from medsr.nn.validation import check_input
+
+#: The x3 SRGAN variant of the brain-MRI / chest X-ray study: fewer residual blocks, LeakyReLU
+#: instead of PReLU, tanh output (targets scaled to [-1, 1]). The block count (8) is our reading
+#: of "fewer than SRGAN's 16"; change ``num_blocks`` if the study's count is known.
+SRGAN_X3_PRESET: dict[str, Any] = {
+    "scale": 3,
+    "num_blocks": 8,
+    "activation": "leakyrelu",
+    "negative_slope": 0.2,
+    "output_activation": "tanh",
+}
+
+
+class SRResNet(nn.Module):
+    """SRResNet / SRGAN generator.
+
+    ``conv9 - act`` head, ``num_blocks`` residual blocks ``conv3 - BN - act - conv3 - BN`` with an
+    identity skip, ``conv3 - BN`` and a global skip from the head, sub-pixel upsampling (x2 stages
+    for x2 and x4: ``conv3 to 4F (8F in 3D) - shuffle(2) - act``; one ``conv3 to F * 9 (27) -
+    shuffle(3) - act`` stage for x3), and a ``conv9`` to the output channels. The x3 SRGAN variant
+    is :data:`SRGAN_X3_PRESET`.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        spatial_dims: 2 or 3 (3D uses 9x9x9 outer and 3x3x3 inner kernels).
+        scale: 1, 2, 3 or 4, or one such value per axis (e.g. ``(1, 2, 2)``).
+        features: Feature channels ``F``.
+        num_blocks: Residual blocks.
+        activation: ``"prelu"`` (SRGAN, one shared slope) or ``"leakyrelu"``.
+        negative_slope: LeakyReLU slope.
+        output_activation: ``"none"`` or ``"tanh"``.
+        batch_norm: Batch norm in the residual blocks and after the body convolution.
+        outer_kernel_size: Kernel of the first and last convolutions.
+
+    Raises:
+        ValueError: On a bad size, scale, activation or dimensionality.
+
+    Shape:
+        - Input: ``(B, in_channels, *n)``, any spatial size
+        - Output: ``(B, out_channels, *(n * scale))``
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int = 1,
+        out_channels: int = 1,
+        spatial_dims: int = 2,
+        scale: int | Sequence[int] = 4,
+        features: int = 64,
+        num_blocks: int = 16,
+        activation: str = "prelu",
+        negative_slope: float = 0.2,
+        output_activation: str = "none",
+        batch_norm: bool = True,
+        outer_kernel_size: int = 9,
+    ) -> None:
+        super().__init__()
+        check_positive(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            features=features,
+            num_blocks=num_blocks,
+        )
+        check_spatial_dims(spatial_dims)
+        check_choice("activation", activation, ("prelu", "leakyrelu"))
+        check_choice("output_activation", output_activation, ("none", "tanh"))
+        if outer_kernel_size % 2 != 1:
+            raise ValueError(f"outer_kernel_size must be odd, got {outer_kernel_size}")
+        self.scale = scale_tuple(scale, spatial_dims)
+        stages = upsample_stages(self.scale, spatial_dims)
+        self.in_channels = in_channels
+        self.spatial_dims = spatial_dims
+        norm_kind: NormKind = "batch" if batch_norm else "none"
+        self.head = nn.Sequential(
+            conv(spatial_dims, in_channels, features, outer_kernel_size),
+            make_activation(activation, negative_slope=negative_slope),
+        )
+        self.body = nn.Sequential(
+            *(
+                ResidualBlock(
+                    spatial_dims,
+                    features,
+                    norm_kind=norm_kind,
+                    act=activation,
+                    negative_slope=negative_slope,
+                )
+                for _ in range(num_blocks)
+            ),
+            conv(spatial_dims, features, features, 3),
+            norm(norm_kind, spatial_dims, features),
+        )
+        self.upsample = nn.Sequential(
+            *(
+                SubPixelConv(
+                    spatial_dims, features, stage, act=activation, negative_slope=negative_slope
+                )
+                for stage in stages
+            )
+        )
+        self.tail = nn.Sequential(
+            conv(spatial_dims, features, out_channels, outer_kernel_size),
+            make_activation(output_activation),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        check_input(
+            x, model="SRResNet", spatial_dims=self.spatial_dims, in_channels=self.in_channels
+        )
+        h = self.head(x)
+        return self.tail(self.upsample(h + self.body(h)))

@@ -1,0 +1,137 @@
+"""PSNR / SSIM / NRMSE / MAE: analytic values and agreement with scikit-image."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from medsr.metrics.functional import mae, nrmse, psnr, ssim, ssim_map
+
+skm = pytest.importorskip("skimage.metrics", reason="scikit-image is the reference")
+
+TOL = 1e-4
+
+
+def _sk_ssim(pred: np.ndarray, ref: np.ndarray, data_range: float) -> float:
+    return float(
+        skm.structural_similarity(
+            ref,
+            pred,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+            data_range=data_range,
+        )
+    )
+
+
+def _random_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(1)
+    pairs = []
+    for shape in [(11, 11), (23, 31), (64, 47), (11, 12, 13), (17, 21, 19)]:
+        ref = rng.random(shape)
+        pairs.append((ref + 0.1 * rng.standard_normal(shape), ref))
+        pairs.append((rng.random(shape), ref))  # unrelated image: SSIM near 0
+    return pairs
+
+
+def _degrade(ref: np.ndarray, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return ndimage.gaussian_filter(ref, 1.0) + 4.0 * rng.standard_normal(ref.shape)
+
+
+def _real_pairs(mni: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    axial = mni[:, :, 95]  # 197 x 233, whole slice including background
+    coronal = mni[40:150, 120, 30:160]
+    cube = mni[70:110, 90:130, 70:110]  # 40^3 inside the brain
+    return [(_degrade(r, i), r) for i, r in enumerate((axial, coronal, cube))]
+
+
+def test_ssim_psnr_nrmse_agree_with_skimage_on_random_images() -> None:
+    for pred, ref in _random_pairs():
+        assert abs(ssim(pred, ref, data_range=1.0) - _sk_ssim(pred, ref, 1.0)) < TOL
+        sk_psnr = skm.peak_signal_noise_ratio(ref, pred, data_range=1.0)
+        assert abs(psnr(pred, ref, data_range=1.0) - sk_psnr) < TOL
+        assert abs(nrmse(pred, ref) - skm.normalized_root_mse(ref, pred)) < TOL
+
+
+def test_metrics_agree_with_skimage_on_mni_slices_and_crop(mni: np.ndarray) -> None:
+    for pred, ref in _real_pairs(mni):
+        for data_range in (255.0, float(ref.max())):
+            ours = ssim(pred, ref, data_range=data_range)
+            assert abs(ours - _sk_ssim(pred, ref, data_range)) < TOL
+            sk_psnr = skm.peak_signal_noise_ratio(ref, pred, data_range=data_range)
+            assert abs(psnr(pred, ref, data_range=data_range) - sk_psnr) < TOL
+        assert abs(nrmse(pred, ref) - skm.normalized_root_mse(ref, pred)) < TOL
+        assert 0.2 < ours < 0.999  # a real degradation, not a trivial case
+
+
+@pytest.mark.parametrize("e", [0.5, -3.0, 0.01])
+def test_constant_error_gives_analytic_psnr_and_mae(e: float) -> None:
+    ref = np.random.default_rng(0).random((16, 20)) * 10.0
+    assert psnr(ref + e, ref, data_range=10.0) == pytest.approx(10 * math.log10(100.0 / e**2))
+    assert mae(ref + e, ref) == pytest.approx(abs(e))
+
+
+def test_identical_images() -> None:
+    x = np.random.default_rng(2).random((13, 14, 15))
+    assert psnr(x, x, data_range=1.0) == math.inf
+    assert ssim(x, x, data_range=1.0) == pytest.approx(1.0, abs=1e-12)
+    assert nrmse(x, x) == 0.0
+    assert mae(x, x) == 0.0
+
+
+def test_nrmse_of_scaled_image_is_the_relative_error() -> None:
+    ref = np.random.default_rng(3).random((20, 20)) + 0.5
+    assert nrmse(1.1 * ref, ref) == pytest.approx(0.1)
+
+
+def test_ssim_map_covers_the_valid_region_only() -> None:
+    rng = np.random.default_rng(4)
+    ref = rng.random((30, 25))
+    smap = ssim_map(ref + 0.05, ref, data_range=1.0)
+    assert smap.shape == (20, 15)
+    assert ssim(ref + 0.05, ref, data_range=1.0) == pytest.approx(float(smap.mean()))
+
+
+def test_mask_restricts_every_metric() -> None:
+    rng = np.random.default_rng(5)
+    ref = rng.random((24, 26))
+    pred = ref + 0.1 * rng.standard_normal(ref.shape)
+    full = np.ones(ref.shape, dtype=bool)
+    assert psnr(pred, ref, data_range=1.0, mask=full) == psnr(pred, ref, data_range=1.0)
+    assert ssim(pred, ref, data_range=1.0, mask=full) == ssim(pred, ref, data_range=1.0)
+    mask = np.zeros(ref.shape, dtype=bool)
+    mask[8:16, 6:20] = True
+    err = np.mean((pred[mask] - ref[mask]) ** 2)
+    assert psnr(pred, ref, data_range=1.0, mask=mask) == pytest.approx(-10 * math.log10(err))
+    assert mae(pred, ref, mask=mask) == pytest.approx(np.mean(np.abs(pred - ref)[mask]))
+    expected = ssim_map(pred, ref, data_range=1.0)[3:11, 1:15].mean()
+    assert ssim(pred, ref, data_range=1.0, mask=mask) == pytest.approx(expected)
+    # an error outside the mask changes nothing
+    spoiled = pred.copy()
+    spoiled[0:3, 0:3] += 5.0
+    assert psnr(spoiled, ref, data_range=1.0, mask=mask) == psnr(
+        pred, ref, data_range=1.0, mask=mask
+    )
+
+
+def test_bad_arguments_raise() -> None:
+    a = np.zeros((12, 12))
+    with pytest.raises(TypeError):
+        psnr(a, a)  # type: ignore[call-arg]  # data_range is required
+    with pytest.raises(ValueError, match="data_range"):
+        ssim(a, a, data_range=0.0)
+    with pytest.raises(ValueError, match="same shape"):
+        psnr(a, np.zeros((12, 13)), data_range=1.0)
+    with pytest.raises(ValueError, match="at least 11"):
+        ssim(np.zeros((1, 12, 12)), np.zeros((1, 12, 12)), data_range=1.0)
+    with pytest.raises(ValueError, match="NaN"):
+        mae(a + np.nan, a)
+    with pytest.raises(ValueError, match="no voxel"):
+        ssim(a, a, data_range=1.0, mask=np.zeros_like(a, dtype=bool))
+    with pytest.raises(ValueError, match="all-zero"):
+        nrmse(a + 1, a)
