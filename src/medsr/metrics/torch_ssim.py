@@ -75,11 +75,12 @@ def ssim_torch(
     rng = rng.reshape(-1, *([1] * (pred.ndim - 1))) if rng.ndim == 1 else rng
 
     taps = torch.as_tensor(gaussian_taps(), dtype=pred.dtype, device=pred.device)
-    mu_p = _separable_valid(pred, taps, spatial_dims)
-    mu_t = _separable_valid(target, taps, spatial_dims)
-    var_p = _separable_valid(pred * pred, taps, spatial_dims) - mu_p * mu_p
-    var_t = _separable_valid(target * target, taps, spatial_dims) - mu_t * mu_t
-    cov = _separable_valid(pred * target, taps, spatial_dims) - mu_p * mu_t
+    # one grouped pass over the five maps (faster than five separate convolutions)
+    maps = torch.cat([pred, target, pred * pred, target * target, pred * target], dim=1)
+    mu_p, mu_t, e_pp, e_tt, e_pt = _separable_valid(maps, taps, spatial_dims).chunk(5, dim=1)
+    var_p = e_pp - mu_p * mu_p
+    var_t = e_tt - mu_t * mu_t
+    cov = e_pt - mu_p * mu_t
     c1 = (SSIM_K1 * rng) ** 2
     c2 = (SSIM_K2 * rng) ** 2
     num = (2.0 * mu_p * mu_t + c1) * (2.0 * cov + c2)

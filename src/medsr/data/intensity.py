@@ -1,0 +1,88 @@
+"""Intensity normalisation between scanner units and the network's range, and back.
+
+A normaliser is recorded in every checkpoint (``to_dict``) so ``medsr enhance`` applies exactly
+the mapping the model was trained with and returns outputs in the input's units.
+
+* ``hu-window`` (CT): ``unit = (HU - lo) / (hi - lo)``, a fixed window in Hounsfield units; not
+  clipped (clipping would destroy values outside the window on the way back).
+* ``percentile`` (MRI magnitude): per volume, ``unit = x / p`` with ``p`` the ``q``-th percentile
+  of the non-zero voxels; the per-volume ``p`` is returned as state and undone before metrics.
+* ``minmax`` (MRI): per volume, ``unit = (x - min) / (max - min)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+NormKind = Literal["hu-window", "percentile", "minmax"]
+
+
+def hu_to_unit(hu: np.ndarray, *, lo: float = -1024.0, hi: float = 3072.0) -> np.ndarray:
+    """Map HU linearly so that ``lo -> 0`` and ``hi -> 1`` (no clipping)."""
+    return ((np.asarray(hu, dtype=np.float32) - lo) / (hi - lo)).astype(np.float32)
+
+
+def unit_to_hu(unit: np.ndarray, *, lo: float = -1024.0, hi: float = 3072.0) -> np.ndarray:
+    """Inverse of :func:`hu_to_unit`."""
+    return (np.asarray(unit, dtype=np.float32) * (hi - lo) + lo).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class IntensityNorm:
+    """A recorded intensity mapping.
+
+    Args:
+        kind: ``hu-window``, ``percentile`` or ``minmax``.
+        lo: Lower HU bound (``hu-window``).
+        hi: Upper HU bound (``hu-window``).
+        q: Percentile in (0, 100] (``percentile``).
+    """
+
+    kind: NormKind = "percentile"
+    lo: float = -1024.0
+    hi: float = 3072.0
+    q: float = 99.5
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("hu-window", "percentile", "minmax"):
+            raise ValueError(
+                f"unknown intensity normalisation {self.kind!r}; use hu-window, percentile or minmax"
+            )
+        if self.kind == "hu-window" and not self.hi > self.lo:
+            raise ValueError(f"hu-window needs hi > lo, got lo={self.lo}, hi={self.hi}")
+        if self.kind == "percentile" and not 0 < self.q <= 100:
+            raise ValueError(f"percentile q must be in (0, 100], got {self.q}")
+
+    def forward(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
+        """Scanner units -> network units; returns the array and the per-volume state."""
+        a = np.asarray(x, dtype=np.float32)
+        if self.kind == "hu-window":
+            return hu_to_unit(a, lo=self.lo, hi=self.hi), {}
+        if self.kind == "percentile":
+            nz = a[a > 0]
+            p = float(np.percentile(nz, self.q)) if nz.size else 1.0
+            p = p if p > 0 else 1.0
+            return (a / p).astype(np.float32), {"offset": 0.0, "scale": p}
+        lo, hi = float(a.min()), float(a.max())
+        span = hi - lo if hi > lo else 1.0
+        return ((a - lo) / span).astype(np.float32), {"offset": lo, "scale": span}
+
+    def inverse(self, y: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        """Network units -> scanner units, given the state :meth:`forward` returned."""
+        a = np.asarray(y, dtype=np.float32)
+        if self.kind == "hu-window":
+            return unit_to_hu(a, lo=self.lo, hi=self.hi)
+        return (a * state["scale"] + state["offset"]).astype(np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IntensityNorm:
+        unknown = set(data) - {"kind", "lo", "hi", "q"}
+        if unknown:
+            raise ValueError(f"unknown intensity normalisation fields {sorted(unknown)}")
+        return cls(**data)

@@ -1,0 +1,1 @@
+"""Training: steps per recipe, the generic loop, checkpoints, EMA, the divergence guard, logging."""
