@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from medsr.models.analysis import count_parameters, flops_per_output_voxel, receptive_field
+from medsr.models.generators import SRResCGAN
 from medsr.nn.cbam import CBAM
 from medsr.nn.pixel_shuffle import PixelShuffle
 
@@ -129,3 +130,33 @@ def test_rf_spreads_through_max_pool() -> None:
     # pooled centre 4 sees pooled 3..5 = inputs 6..11, widened by the first conv to 5..12
     assert rf.size == (8, 8)
     assert (rf.before, rf.after) == ((3, 3), (4, 4))
+
+
+def test_rf_of_deep_attenuating_stack_does_not_underflow() -> None:
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(1, 1, 3, padding=1, bias=False) for _ in range(150)]
+    with torch.no_grad():
+        for layer in layers:
+            layer.weight.mul_(1e-3)  # the edge path's gradient would be ~1e-450 in float64
+    rf = receptive_field(
+        nn.Sequential(*layers), spatial_dims=2, in_channels=1, probe_size=(311, 3), num_probes=1
+    )
+    assert rf.size[0] == 301 and not rf.truncated[0]
+
+
+def test_rf_phases_cover_every_output_phase() -> None:
+    torch.manual_seed(0)
+    # output voxel 2p sees inputs 2p..2p+1, voxel 2p+1 sees 2p..2p+1: the phase matters
+    model = nn.Sequential(nn.Conv2d(1, 2, 2, stride=2), nn.ConvTranspose2d(2, 1, 2, stride=2))
+    centre_only = receptive_field(model, spatial_dims=2, in_channels=1, probe_size=16)
+    assert (centre_only.before, centre_only.after) == ((0, 0), (1, 1))
+    both = receptive_field(model, spatial_dims=2, in_channels=1, probe_size=16, phases=2)
+    assert (both.before, both.after, both.size) == ((1, 1), (1, 1), (2, 2))
+    assert both.margin == (1, 1)
+
+
+def test_rf_declared_global_context_is_truncated() -> None:
+    torch.manual_seed(0)
+    model = SRResCGAN(features=4, num_blocks=1, scale=2)
+    rf = receptive_field(model, spatial_dims=2, in_channels=1, probe_size=40, num_probes=1)
+    assert rf.truncated == (True, True)

@@ -34,6 +34,71 @@ from medsr.degrade.ct_projector import (
 from medsr.errors import ConfigError
 
 
+def ct_noise_coefficients(
+    hu: np.ndarray,
+    *,
+    pixels: Sequence[tuple[int, int]] | np.ndarray,
+    pixel_size: float,
+    i0: float,
+    views: int = 720,
+    detectors: int | None = None,
+    filter: FbpFilter = "ramp",
+    mu_water: float = MU_WATER_PER_MM,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients ``A`` and ``B`` of ``var = A / dose + sigma_e^2 B / dose^2`` (HU^2) at pixels.
+
+    Args:
+        hu: The full-dose slice in HU.
+        pixels: ``(row, col)`` indices, shape ``(n, 2)``.
+        pixel_size: Pixel size in mm.
+        i0: Photons per ray at full dose.
+        views: Projection angles, as in the simulation.
+        detectors: Detector bins, as in the simulation.
+        filter: FBP filter, as in the simulation.
+        mu_water: Attenuation of water in 1/mm.
+
+    Returns:
+        ``(A, B)``, float64 arrays of ``n`` values.
+
+    Raises:
+        ConfigError: For a slice that is not 2D or pixels outside it.
+
+    Shape:
+        hu: ``(H, W)``; pixels ``(n, 2)`` -> ``(n,)`` and ``(n,)``.
+    """
+    s = np.asarray(hu, dtype=np.float64)
+    if s.ndim != 2:
+        raise ConfigError(f"the CT noise model takes one (H, W) slice, got shape {s.shape}")
+    h, w = s.shape
+    px = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
+    if np.any(px < 0) or np.any(px[:, 0] >= h) or np.any(px[:, 1] >= w):
+        raise ConfigError(f"pixels must lie inside the {h}x{w} slice")
+    nd = default_detector_count((h, w)) if detectors is None else int(detectors)
+    p = line_integrals(s, pixel_size=pixel_size, views=views, detectors=nd, mu_water=mu_water)
+    inv_counts = np.exp(p) / i0  # 1 / lambda at full dose
+    kernel = np.real(np.fft.ifft(fbp_filter_kernel(nd, filter=filter)))
+    size = kernel.shape[0]
+    theta = view_angles(views)
+    cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
+    k = np.arange(nd)[None, :]
+    a = np.empty(px.shape[0])
+    b = np.empty(px.shape[0])
+    for n, (row, col) in enumerate(px):
+        u = (col - (w - 1) / 2.0) * cos + ((h - 1) / 2.0 - row) * sin + (nd - 1) / 2.0
+        lo = np.floor(u)
+        frac = u - lo
+        lo_i = lo.astype(np.int64)
+        in0 = (lo_i >= 0) & (lo_i < nd)
+        in1 = (lo_i + 1 >= 0) & (lo_i + 1 < nd)
+        weights = (1.0 - frac) * in0 * kernel[(lo_i - k) % size]
+        weights += frac * in1 * kernel[(lo_i + 1 - k) % size]
+        sq = weights**2 * inv_counts
+        a[n] = np.sum(sq)
+        b[n] = np.sum(sq * inv_counts)
+    scale = ((math.pi / views) * 1000.0 / (mu_water * pixel_size)) ** 2
+    return a * scale, b * scale
+
+
 def predict_ct_noise_variance(
     hu: np.ndarray,
     *,
@@ -47,7 +112,7 @@ def predict_ct_noise_variance(
     filter: FbpFilter = "ramp",
     mu_water: float = MU_WATER_PER_MM,
 ) -> np.ndarray:
-    """Predicted variance (HU^2) of the added noise at chosen pixels of one slice.
+    """Predicted variance (HU^2) of the noise added at chosen pixels of one slice.
 
     Args:
         hu: The full-dose slice in HU.
@@ -62,7 +127,7 @@ def predict_ct_noise_variance(
         mu_water: Attenuation of water in 1/mm.
 
     Returns:
-        Float64 array of ``n`` variances.
+        Float64 array of ``n`` variances, ``A / dose + sigma_e^2 B / dose^2``.
 
     Raises:
         ConfigError: For a slice that is not 2D or pixels outside it.
@@ -70,32 +135,14 @@ def predict_ct_noise_variance(
     Shape:
         hu: ``(H, W)``; pixels ``(n, 2)`` -> ``(n,)``.
     """
-    s = np.asarray(hu, dtype=np.float64)
-    if s.ndim != 2:
-        raise ConfigError(f"predict_ct_noise_variance takes one (H, W) slice, got shape {s.shape}")
-    h, w = s.shape
-    px = np.asarray(pixels, dtype=np.int64).reshape(-1, 2)
-    if np.any(px < 0) or np.any(px[:, 0] >= h) or np.any(px[:, 1] >= w):
-        raise ConfigError(f"pixels must lie inside the {h}x{w} slice")
-    nd = default_detector_count((h, w)) if detectors is None else int(detectors)
-    p = line_integrals(s, pixel_size=pixel_size, views=views, detectors=nd, mu_water=mu_water)
-    lam = i0 * dose * np.exp(-p)
-    ray_var = 1.0 / lam + sigma_e**2 / lam**2
-    kernel = np.real(np.fft.ifft(fbp_filter_kernel(nd, filter=filter)))
-    size = kernel.shape[0]
-    theta = view_angles(views)
-    cos, sin = np.cos(theta)[:, None], np.sin(theta)[:, None]
-    k = np.arange(nd)[None, :]
-    out = np.empty(px.shape[0])
-    for n, (row, col) in enumerate(px):
-        u = (col - (w - 1) / 2.0) * cos + ((h - 1) / 2.0 - row) * sin + (nd - 1) / 2.0
-        lo = np.floor(u)
-        frac = u - lo
-        lo_i = lo.astype(np.int64)
-        in0 = (lo_i >= 0) & (lo_i < nd)
-        in1 = (lo_i + 1 >= 0) & (lo_i + 1 < nd)
-        weights = (1.0 - frac) * in0 * kernel[(lo_i - k) % size]
-        weights += frac * in1 * kernel[(lo_i + 1 - k) % size]
-        out[n] = np.sum(weights**2 * ray_var)
-    scale = (math.pi / views) * 1000.0 / (mu_water * pixel_size)
-    return out * scale**2
+    a, b = ct_noise_coefficients(
+        hu,
+        pixels=pixels,
+        pixel_size=pixel_size,
+        i0=i0,
+        views=views,
+        detectors=detectors,
+        filter=filter,
+        mu_water=mu_water,
+    )
+    return a / dose + sigma_e**2 * b / dose**2

@@ -137,6 +137,18 @@ def _binarise_gradient(
     return tuple(None if g is None else (g != 0).to(g.dtype) for g in grad_input)
 
 
+def _probe_copy(model: nn.Module) -> nn.Module:
+    """Float64 eval-mode copy with opened gates and binarised gradients, parameters frozen."""
+    probe_model = copy.deepcopy(model).to(dtype=torch.float64).eval()
+    _open_gates(probe_model)
+    for module in probe_model.modules():
+        if next(module.children(), None) is None:
+            module.register_full_backward_hook(_binarise_gradient)
+    for p in probe_model.parameters():
+        p.requires_grad_(False)
+    return probe_model
+
+
 def receptive_field(
     model: nn.Module,
     *,
@@ -144,6 +156,7 @@ def receptive_field(
     in_channels: int,
     probe_size: int | Sequence[int],
     num_probes: int = 4,
+    phases: int | Sequence[int] = 1,
     seed: int = 0,
 ) -> ReceptiveField:
     """Measure the receptive field of the centre output voxel by back-propagation.
@@ -166,6 +179,16 @@ def receptive_field(
     of ``num_probes`` random inputs (alternately uniform on [0, 1) and standard normal) are united
     to reduce their effect.
 
+    Networks that are not translation-equivariant voxel by voxel (pooling U-Nets, strided
+    convolutions, sub-pixel upsampling) have fields that depend on the output voxel's phase. With
+    ``phases=P`` the output voxels ``centre + k * e_axis`` for ``k < P_axis`` are probed along
+    every axis and ``size``, ``before`` and ``after`` are the maxima over them (``anchor`` stays
+    the centre's); pass the network's total stride or scale to cover every phase.
+
+    A module that declares ``has_global_context = True`` (e.g. the data-dependent L2 projection of
+    SRResCGAN, whose noise estimate carries no gradient) makes every axis ``truncated``: the
+    output depends on whole-input statistics even where no gradient shows it.
+
     Args:
         model: The model (not modified; a copy is measured).
         spatial_dims: Number of spatial axes of the input.
@@ -173,32 +196,31 @@ def receptive_field(
         probe_size: Spatial size of the probe input (int or per axis); must satisfy the model's
             size constraints and should exceed the expected field.
         num_probes: Random inputs to unite.
+        phases: Output voxels probed per axis (int or per axis), starting at the centre.
         seed: Seed of the local generator for the probe inputs.
 
     Returns:
         The per-axis :class:`ReceptiveField`.
 
     Raises:
-        ValueError: If ``probe_size`` has the wrong length or ``num_probes < 1``.
-        RuntimeError: If the centre output does not depend on the input at all.
+        ValueError: If ``probe_size`` or ``phases`` has the wrong length or a non-positive entry,
+            or ``num_probes < 1``.
+        RuntimeError: If a probed output voxel does not depend on the input at all.
     """
     size = (probe_size,) * spatial_dims if isinstance(probe_size, int) else tuple(probe_size)
     if len(size) != spatial_dims or any(s < 1 for s in size):
         raise ValueError(
             f"probe_size must be a positive int or {spatial_dims} of them, got {probe_size!r}"
         )
+    steps = (phases,) * spatial_dims if isinstance(phases, int) else tuple(phases)
+    if len(steps) != spatial_dims or any(k < 1 for k in steps):
+        raise ValueError(f"phases must be a positive int or {spatial_dims} of them, got {phases!r}")
     if num_probes < 1:
         raise ValueError(f"num_probes must be >= 1, got {num_probes}")
-    probe_model = copy.deepcopy(model).to(dtype=torch.float64).eval()
-    _open_gates(probe_model)
-    for module in probe_model.modules():
-        if next(module.children(), None) is None:
-            module.register_full_backward_hook(_binarise_gradient)
-    for p in probe_model.parameters():
-        p.requires_grad_(False)
+    probe_model = _probe_copy(model)
     device = next((p.device for p in probe_model.parameters()), torch.device("cpu"))
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    support = torch.zeros(size, dtype=torch.bool)
+    supports: dict[tuple[int, ...], Tensor] = {}
     out_size: tuple[int, ...] = ()
     for index in range(num_probes):
         draw = torch.rand if index % 2 == 0 else torch.randn
@@ -207,22 +229,41 @@ def receptive_field(
         y = probe_model(x)
         out_size = tuple(int(s) for s in y.shape[2:])
         centre = tuple(s // 2 for s in out_size)
-        (grad,) = torch.autograd.grad(y[(0, slice(None), *centre)].sum(), x)
-        support |= (grad[0] != 0).any(dim=0).cpu()
-    if not support.any():
-        raise RuntimeError("the centre output voxel does not depend on the input")
-    anchor = tuple((s // 2) * n // o for s, n, o in zip(out_size, size, out_size))
-    lows, highs = [], []
+        voxels = {centre} | {
+            tuple(c + (k if a == axis else 0) for a, c in enumerate(centre))
+            for axis in range(spatial_dims)
+            for k in range(1, min(steps[axis], out_size[axis] - centre[axis]))
+        }
+        for voxel in sorted(voxels):
+            (grad,) = torch.autograd.grad(y[(0, slice(None), *voxel)].sum(), x, retain_graph=True)
+            hit = (grad[0] != 0).any(dim=0).cpu()
+            supports[voxel] = supports[voxel] | hit if voxel in supports else hit
+    global_context = any(getattr(m, "has_global_context", False) for m in model.modules())
+    centre = tuple(s // 2 for s in out_size)
+    anchor = tuple(c * n // o for c, n, o in zip(centre, size, out_size))
+    extent, before, after, truncated = [], [], [], []
     for axis in range(spatial_dims):
         others = tuple(a for a in range(spatial_dims) if a != axis)
-        hit = support.any(dim=others) if others else support
-        idx = torch.nonzero(hit).flatten()
-        lows.append(int(idx.min()))
-        highs.append(int(idx.max()))
+        best = (0, 0, 0)
+        touches = global_context
+        for voxel, support in supports.items():
+            if any(voxel[a] != centre[a] for a in others):
+                continue
+            idx = torch.nonzero(support.any(dim=others) if others else support).flatten()
+            if idx.numel() == 0:
+                raise RuntimeError(f"output voxel {voxel} does not depend on the input")
+            lo, hi = int(idx.min()), int(idx.max())
+            here = voxel[axis] * size[axis] // out_size[axis]
+            best = (max(best[0], hi - lo + 1), max(best[1], here - lo), max(best[2], hi - here))
+            touches = touches or lo == 0 or hi == size[axis] - 1
+        extent.append(best[0])
+        before.append(best[1])
+        after.append(best[2])
+        truncated.append(touches)
     return ReceptiveField(
-        size=tuple(h - lo + 1 for lo, h in zip(lows, highs)),
-        before=tuple(a - lo for a, lo in zip(anchor, lows)),
-        after=tuple(h - a for a, h in zip(anchor, highs)),
+        size=tuple(extent),
+        before=tuple(before),
+        after=tuple(after),
         anchor=anchor,
-        truncated=tuple(lo == 0 or h == n - 1 for lo, h, n in zip(lows, highs, size)),
+        truncated=tuple(truncated),
     )

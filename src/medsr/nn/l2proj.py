@@ -25,6 +25,10 @@ class L2BallProjection(nn.Module):
         - Output: ``(B, C, *n)``
     """
 
+    #: The result depends on the whole sample (its norm and the noise estimate): tiling changes
+    #: it. Read by :func:`medsr.models.analysis.receptive_field`.
+    has_global_context = True
+
     def __init__(self, *, alpha_init: float = math.log(2.0)) -> None:
         super().__init__()
         self.alpha = nn.Parameter(torch.tensor([float(alpha_init)]))

@@ -3,21 +3,18 @@
 Donoho and Johnstone, "Ideal spatial adaptation by wavelet shrinkage", Biometrika 1994: for
 additive white Gaussian noise the finest diagonal wavelet band is almost pure noise, and
 ``sigma = median(|HH|) / 0.6745`` estimates its standard deviation robustly. Here the band is the
-orthonormal Haar one: for every 2x2 cell ``[[a, b], [c, d]]`` ``HH = (a - b - c + d) / 2``; in 3D
-the 2x2x2 cell's alternating-sign sum divided by ``2 * sqrt(2)`` (band HHH). Odd sizes drop their
-last row / column / slice. SRResCGAN (Umer et al., 2020) uses this estimate (with a Daubechies-7
-band) to set the radius of its L2 projection.
+orthonormal Haar one of :mod:`medsr.nn.haar`: for every 2x2 cell ``[[a, b], [c, d]]``
+``HH = (a - b - c + d) / 2``; in 3D the 2x2x2 cell's alternating-sign sum divided by
+``2 * sqrt(2)`` (band HHH). Odd sizes drop their last row / column / slice. SRResCGAN (Umer et
+al., 2020) uses this estimate (with a Daubechies-7 band) to set the radius of its L2 projection.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-
 import torch
 from torch import Tensor
 
-from medsr.nn.pixel_shuffle import pixel_unshuffle
+from medsr.nn.haar import haar_dwt
 
 _MAD_TO_SIGMA = 0.6745
 
@@ -44,16 +41,7 @@ def haar_diagonal_band(x: Tensor) -> Tensor:
     if any(s < 2 for s in x.shape[2:]):
         raise ValueError(f"every spatial size must be >= 2 for a Haar band, got {tuple(x.shape)}")
     even = x[(slice(None), slice(None), *(slice(0, s - s % 2) for s in x.shape[2:]))]
-    cells = pixel_unshuffle(even, 2)  # channel c * 2**d + row-major offset within the cell
-    signs = torch.tensor(
-        [(-1.0) ** sum(offset) for offset in itertools.product((0, 1), repeat=d)],
-        dtype=x.dtype,
-        device=x.device,
-    )
-    b, _, *n = cells.shape
-    cells = cells.reshape(b, x.shape[1], 2**d, *n)
-    weights = signs.reshape(1, 1, 2**d, *([1] * d))
-    return (cells * weights).sum(dim=2) / math.sqrt(2**d)
+    return haar_dwt(even, d)[:, -x.shape[1] :]  # the all-high band comes last (see medsr.nn.haar)
 
 
 def wavelet_mad_sigma(x: Tensor) -> Tensor:

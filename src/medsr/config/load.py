@@ -1,0 +1,153 @@
+"""Reading, overriding and writing experiment configs.
+
+YAML is only the file format: files are read with :func:`yaml.safe_load` (no tags, no
+expressions). ``--set key.sub=value`` overrides are parsed as YAML scalars / flow collections and
+applied to the plain data before the typed check, so they are type-checked like the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from medsr.config.schema import ExperimentConfig
+from medsr.config.typed import from_plain, to_plain
+from medsr.errors import ConfigError
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Plain data of a YAML file (``yaml.safe_load``).
+
+    Raises:
+        ConfigError: For a missing file, invalid YAML or a document that is not a mapping.
+    """
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: config file not found")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: invalid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{p}: a config is a YAML mapping at the top level")
+    return data
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``"a.b.c=value"`` into ``(["a", "b", "c"], parsed value)``.
+
+    Raises:
+        ConfigError: Without ``=`` or with an empty key.
+    """
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
+        raise ConfigError(f"--set expects key.sub=value, got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with every ``key.sub=value`` override applied.
+
+    A numeric part indexes a list (``data.train.0.scan=...``); missing mapping levels are
+    created (the typed check then rejects keys the schema does not know).
+
+    Raises:
+        ConfigError: For a malformed override or a path through a non-container.
+    """
+    import copy
+
+    out = copy.deepcopy(data)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node: Any = out
+        for depth, key in enumerate(keys):
+            last = depth == len(keys) - 1
+            where = ".".join(keys[: depth + 1])
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    raise ConfigError(f"--set {text}: {where} is not an index of a {len(node)}-item list")
+                if last:
+                    node[int(key)] = value
+                else:
+                    node = node[int(key)]
+            elif isinstance(node, dict):
+                if last:
+                    node[key] = value
+                else:
+                    if node.get(key) is None:
+                        node[key] = {}
+                    node = node[key]
+            else:
+                raise ConfigError(f"--set {text}: {'.'.join(keys[:depth])} is not a mapping or list")
+    return out
+
+
+def config_from_plain(data: dict[str, Any], *, validate: bool = True) -> ExperimentConfig:
+    """Typed config from plain data, checked (see :func:`medsr.config.validate.validate_config`).
+
+    Raises:
+        ConfigError: On any problem, naming the key.
+    """
+    cfg = from_plain(ExperimentConfig, data)
+    if validate:
+        from medsr.config.validate import validate_config
+
+        validate_config(cfg)
+    return cfg
+
+
+def load_config(
+    path: str | os.PathLike[str], *, overrides: Sequence[str] = (), validate: bool = True
+) -> ExperimentConfig:
+    """Read a YAML config, apply ``--set`` overrides, check types and cross-references.
+
+    Nothing is read but the YAML file (and the existence of named weight files): the check
+    happens before any data is loaded.
+
+    Args:
+        path: The YAML file.
+        overrides: ``key.sub=value`` strings.
+        validate: Run the cross-section checks.
+
+    Returns:
+        The typed config.
+
+    Raises:
+        ConfigError: On any problem, naming the file and the key.
+    """
+    data = apply_overrides(read_yaml(path), overrides)
+    try:
+        return config_from_plain(data, validate=validate)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def dump_yaml(cfg: ExperimentConfig) -> str:
+    """The resolved config as YAML text (keys in schema order)."""
+    import yaml
+
+    return str(yaml.safe_dump(to_plain(cfg), sort_keys=False, default_flow_style=None))
+
+
+def diff_plain(a: Any, b: Any, prefix: str = "") -> list[str]:
+    """Dotted keys where two plain configs differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[str] = []
+        for key in sorted(set(a) | set(b)):
+            sub = f"{prefix}.{key}" if prefix else str(key)
+            if key not in a or key not in b:
+                out.append(sub)
+            else:
+                out.extend(diff_plain(a[key], b[key], sub))
+        return out
+    return [] if a == b else [prefix or "<root>"]

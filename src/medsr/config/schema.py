@@ -1,0 +1,383 @@
+"""The experiment config: typed sections, each with its own local checks.
+
+Components (networks, losses, degradations) are named by registry key plus keyword arguments.
+Cross-section checks (registry names, argument binding, recipe requirements) live in
+:mod:`medsr.config.validate`; ``docs/training.md`` documents every key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from medsr.errors import ConfigError
+
+Recipe = Literal["supervised", "gan", "wgan_gp", "cycle", "threeplayer"]
+#: Network roles a config may define.
+ROLES: tuple[str, ...] = (
+    "generator",
+    "discriminator",
+    "generator_lr",
+    "discriminator_lr",
+    "feature",
+)
+
+
+def _positive(path: str, **values: float) -> None:
+    for name, v in values.items():
+        if not v > 0:
+            raise ConfigError(f"{path}.{name} must be > 0, got {v!r}")
+
+
+def _non_negative(path: str, **values: float) -> None:
+    for name, v in values.items():
+        if not v >= 0:
+            raise ConfigError(f"{path}.{name} must be >= 0, got {v!r}")
+
+
+@dataclass
+class ComponentConfig:
+    """A registry key and the keyword arguments of its constructor."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class IntensityConfig:
+    """:class:`~medsr.data.intensity.IntensityNorm` fields."""
+
+    kind: Literal["hu-window", "percentile", "minmax"] = "percentile"
+    lo: float = -1024.0
+    hi: float = 3072.0
+    q: float = 99.5
+
+
+@dataclass
+class TaskConfig:
+    """What the generator does: modality, 2D/3D, per-axis scale ``(sd, sh, sw)``."""
+
+    modality: Literal["MR", "CT", "XR"]
+    spatial_dims: Literal[2, 3]
+    scale: list[int] = field(default_factory=lambda: [1, 1, 1])
+    intensity: IntensityConfig = field(default_factory=IntensityConfig)
+
+    def __post_init__(self) -> None:
+        if len(self.scale) != 3 or any(s < 1 for s in self.scale):
+            raise ConfigError(f"task.scale must be three positive ints (sd, sh, sw), got {self.scale}")
+        if self.spatial_dims == 2 and self.scale[0] != 1:
+            raise ConfigError(f"task.scale[0] must be 1 for a 2D task, got {self.scale}")
+
+
+@dataclass
+class SourceConfig:
+    """One scan: a catalogue name or a file, optionally paired with a low-quality file.
+
+    ``lq`` is the path of the paired low-quality scan (``data.mode: paired``); with
+    ``format: paired_ct`` the ``scan`` file holds both (``{'f_nd', 'f_qd'}``). ``region`` keeps
+    ``[[d0, d1], [h0, h1], [w0, w1]]`` of the loaded volume (None keeps all). ``subject`` names
+    the subject for splits (default: the scan name).
+    """
+
+    scan: str
+    lq: str = ""
+    format: Literal["auto", "paired_ct"] = "auto"
+    subject: str = ""
+    region: list[list[int]] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.scan:
+            raise ConfigError("data source: 'scan' must name a catalogue scan or a file")
+        if self.region is not None and (
+            len(self.region) != 3 or any(len(r) != 2 or not 0 <= r[0] < r[1] for r in self.region)
+        ):
+            raise ConfigError(
+                f"data source {self.scan!r}: region must be [[d0, d1], [h0, h1], [w0, w1]] with "
+                f"0 <= start < stop, got {self.region}"
+            )
+
+    @property
+    def subject_id(self) -> str:
+        return self.subject or self.scan
+
+
+@dataclass
+class StageConfig:
+    """One degradation: a :data:`~medsr.degrade.DEGRADATIONS` key and its arguments."""
+
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DegradeConfig:
+    """How low-quality inputs are made from high-quality scans.
+
+    ``on: volume`` degrades whole volumes once per realization (cached; ``realizations`` noise
+    draws per volume, one picked per sample); ``on: sample`` degrades every training crop with
+    its own seed (cheap stages only). Validation always uses one fixed draw per case.
+    """
+
+    stages: list[StageConfig]
+    on: Literal["volume", "sample"] = "volume"
+    realizations: int = 1
+
+    def __post_init__(self) -> None:
+        _positive("data.degradation", realizations=self.realizations)
+
+
+@dataclass
+class SamplerConfig:
+    """Training crops: ``patch`` in high-quality voxels (``spatial_dims`` values)."""
+
+    patch: list[int]
+    axis: int = 0
+    foreground: float = 0.9
+    foreground_threshold: float = 0.1
+    samples_per_epoch: int = 1024
+
+    def __post_init__(self) -> None:
+        if not self.patch or any(p < 1 for p in self.patch):
+            raise ConfigError(f"data.sampler.patch must be positive ints, got {self.patch}")
+        if self.axis not in (0, 1, 2):
+            raise ConfigError(f"data.sampler.axis must be 0, 1 or 2, got {self.axis}")
+        if not 0.0 <= self.foreground <= 1.0:
+            raise ConfigError(f"data.sampler.foreground must be in [0, 1], got {self.foreground}")
+        _positive("data.sampler", samples_per_epoch=self.samples_per_epoch)
+
+
+@dataclass
+class AugmentConfig:
+    """Random flips along every spatial axis and rot90 in the last two axes."""
+
+    flip: bool = True
+    rot90: bool = True
+
+
+@dataclass
+class SplitConfig:
+    """Seeded subject-level split of ``data.train`` into train and validation subjects."""
+
+    val_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"data.split.val_fraction must be in (0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class DataConfig:
+    """Training and validation data."""
+
+    mode: Literal["degrade", "paired", "unpaired"]
+    train: list[SourceConfig]
+    sampler: SamplerConfig
+    val: list[SourceConfig] = field(default_factory=list)
+    train_lq: list[SourceConfig] = field(default_factory=list)
+    split: SplitConfig | None = None
+    degradation: DegradeConfig | None = None
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    batch_size: int = 4
+    workers: int = 0
+    val_crop: list[int] | None = None
+    val_slices: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.train:
+            raise ConfigError("data.train must list at least one scan")
+        _positive("data", batch_size=self.batch_size, val_slices=self.val_slices)
+        _non_negative("data", workers=self.workers)
+
+
+@dataclass
+class TermConfig:
+    """A weighted generator loss term from :data:`~medsr.losses.LOSSES`.
+
+    ``on: difference`` evaluates the term on ``pred - x_lq`` against ``x_hq - x_lq`` (DFGAN).
+    A weight of 0 removes the term.
+    """
+
+    name: str
+    weight: float = 1.0
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    on: Literal["image", "difference"] = "image"
+
+
+@dataclass
+class InstanceNoiseConfig:
+    """:class:`~medsr.losses.InstanceNoise` on discriminator inputs (steps of the GAN phase)."""
+
+    std: float = 1.0
+    steps: int = 10000
+    schedule: Literal["linear", "exponential"] = "linear"
+
+
+@dataclass
+class AdversarialConfig:
+    """The GAN objective: an adversarial pair from :data:`~medsr.losses.LOSSES` and its weight."""
+
+    name: Literal["vanilla", "lsgan", "hinge", "ragan", "wgan"]
+    weight: float
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    gradient_penalty: float = 0.0
+    instance_noise: InstanceNoiseConfig | None = None
+
+    def __post_init__(self) -> None:
+        _non_negative("losses.adversarial", weight=self.weight, gp=self.gradient_penalty)
+
+
+@dataclass
+class CycleConfig:
+    """Cycle recipe weights (SRResCycGAN): cycle L1, G_LR pixel L1, G_LR adversarial."""
+
+    weight: float = 10.0
+    lr_pixel: float = 10.0
+    lr_adversarial: float = 5e-3
+
+
+@dataclass
+class LossConfig:
+    """Generator terms (by name), the adversarial objective, and the cycle weights."""
+
+    terms: dict[str, TermConfig]
+    adversarial: AdversarialConfig | None = None
+    cycle: CycleConfig | None = None
+
+
+@dataclass
+class ScheduleConfig:
+    """Learning-rate factor over steps: ``constant``, ``multistep`` (``gamma`` at each
+    milestone), ``cosine`` (to ``final_factor``), ``linear`` (to ``final_factor``); optional
+    linear ``warmup`` steps."""
+
+    kind: Literal["constant", "multistep", "cosine", "linear"] = "constant"
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.5
+    final_factor: float = 0.0
+    warmup: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """One network's optimiser, gradient clipping and learning-rate schedule."""
+
+    lr: float
+    name: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    grad_clip: float = 0.0
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+
+    def __post_init__(self) -> None:
+        _positive("optim", lr=self.lr)
+        _non_negative("optim", weight_decay=self.weight_decay, grad_clip=self.grad_clip)
+        if len(self.betas) != 2:
+            raise ConfigError(f"optim.betas needs two values, got {self.betas}")
+
+
+@dataclass
+class EMAConfig:
+    """Exponential moving average of the generator weights (saved for inference)."""
+
+    decay: float = 0.999
+    start: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.decay < 1.0:
+            raise ConfigError(f"train.ema.decay must be in (0, 1), got {self.decay}")
+
+
+@dataclass
+class GuardConfig:
+    """Divergence guard (``train/guard.py``); a ``*_steps`` of 0 disables that check."""
+
+    enabled: bool = True
+    collapse_d_loss: float = 1e-3
+    collapse_g_adv: float = 10.0
+    collapse_steps: int = 50
+    constant_std: float = 1e-6
+    constant_steps: int = 20
+    lr_factor: float = 0.5
+    max_recoveries: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.lr_factor <= 1.0:
+            raise ConfigError(f"train.guard.lr_factor must be in (0, 1], got {self.lr_factor}")
+
+
+@dataclass
+class TrainConfig:
+    """The loop: recipe, length, phases, update ratios, EMA, precision, guard."""
+
+    recipe: Recipe
+    steps: int
+    pretrain_steps: int = 0
+    d_warmup_steps: int = 0
+    n_critic: int = 1
+    burst_every: int = 0
+    burst_steps: int = 0
+    ema: EMAConfig | None = None
+    amp: Literal["off", "bf16", "fp16"] = "off"
+    device: str = "auto"
+    deterministic: bool = False
+    log_every: int = 10
+    guard: GuardConfig = field(default_factory=GuardConfig)
+
+    def __post_init__(self) -> None:
+        _positive("train", steps=self.steps, n_critic=self.n_critic, log_every=self.log_every)
+        _non_negative(
+            "train",
+            pretrain_steps=self.pretrain_steps,
+            d_warmup_steps=self.d_warmup_steps,
+            burst_every=self.burst_every,
+            burst_steps=self.burst_steps,
+        )
+
+
+@dataclass
+class ValConfig:
+    """Validation: every ``every`` steps under ``protocol``; the best checkpoint by ``metric``.
+
+    ``window`` is the sliding-window size in low-quality voxels for 3D (default: the training
+    patch); ``panels`` saves PNG sample panels.
+    """
+
+    every: int = 500
+    protocol: str = "unit-range"
+    metric: Literal["psnr", "ssim", "nrmse", "mae"] = "psnr"
+    mode: Literal["max", "min"] = "max"
+    window: list[int] | None = None
+    panels: bool = True
+
+    def __post_init__(self) -> None:
+        _positive("val", every=self.every)
+
+
+@dataclass
+class CheckpointConfig:
+    """Checkpoint every ``every`` steps; keep the ``keep_last`` newest plus ``best.pt``."""
+
+    every: int = 500
+    keep_last: int = 3
+
+    def __post_init__(self) -> None:
+        _positive("checkpoint", every=self.every, keep_last=self.keep_last)
+
+
+@dataclass
+class ExperimentConfig:
+    """A whole experiment (see ``docs/training.md``)."""
+
+    name: str
+    task: TaskConfig
+    data: DataConfig
+    networks: dict[str, ComponentConfig]
+    losses: LossConfig
+    optim: dict[str, OptimConfig]
+    train: TrainConfig
+    description: str = ""
+    seed: int = 0
+    val: ValConfig = field(default_factory=ValConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)

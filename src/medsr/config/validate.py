@@ -1,0 +1,211 @@
+"""Cross-section checks of an :class:`~medsr.config.schema.ExperimentConfig`.
+
+Run at load time, before any data is read: registry names exist, keyword arguments bind to the
+constructors, the recipe has the networks, losses and optimisers it needs, patch sizes fit the
+scale, and weight files that a component names exist.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from medsr.config.schema import ROLES, ComponentConfig, ExperimentConfig
+from medsr.errors import ConfigError
+
+#: Networks each recipe needs (besides the generator) and which of them it trains.
+RECIPE_NETWORKS: dict[str, tuple[str, ...]] = {
+    "supervised": ("generator",),
+    "gan": ("generator", "discriminator"),
+    "wgan_gp": ("generator", "discriminator"),
+    "cycle": ("generator", "generator_lr", "discriminator", "discriminator_lr"),
+    "threeplayer": ("generator", "discriminator", "feature"),
+}
+_ADVERSARIAL_NAMES = ("vanilla", "lsgan", "wgan", "hinge", "ragan", "gradient_penalty", "r1")
+
+
+def validate_config(cfg: ExperimentConfig) -> None:
+    """Raise :class:`~medsr.errors.ConfigError` on the first cross-section problem."""
+    _networks(cfg)
+    _losses(cfg)
+    _optim(cfg)
+    _data(cfg)
+    _val(cfg)
+
+
+def registry_for(role: str) -> Any:
+    """The registry that builds networks of ``role``."""
+    if role in ("generator", "generator_lr"):
+        from medsr.models.generators import GENERATORS
+
+        return GENERATORS
+    if role in ("discriminator", "discriminator_lr"):
+        from medsr.models.discriminators import DISCRIMINATORS
+
+        return DISCRIMINATORS
+    from medsr.models.features import FEATURES
+
+    return FEATURES
+
+
+def check_kwargs(factory: Callable[..., Any], kwargs: dict[str, Any], where: str) -> None:
+    """Check that ``factory(**kwargs)`` binds (names only; values are checked on build)."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    try:
+        sig.bind(**kwargs)
+    except TypeError as exc:
+        known = [p for p in sig.parameters if p not in ("self", "args", "kwargs")]
+        raise ConfigError(f"{where}: {exc}; it takes {known}") from None
+
+
+def _lookup(registry: Any, name: str, where: str) -> Any:
+    try:
+        return registry.get(name)
+    except KeyError as exc:
+        raise ConfigError(f"{where}: {exc.args[0]}") from None
+
+
+def _networks(cfg: ExperimentConfig) -> None:
+    unknown = sorted(set(cfg.networks) - set(ROLES))
+    if unknown:
+        raise ConfigError(f"networks: unknown role(s) {unknown}; roles are {list(ROLES)}")
+    needed = RECIPE_NETWORKS[cfg.train.recipe]
+    missing = [r for r in needed if r not in cfg.networks]
+    if missing:
+        raise ConfigError(f"recipe {cfg.train.recipe!r} needs networks {missing}")
+    for role, comp in cfg.networks.items():
+        where = f"networks.{role}"
+        factory = _lookup(registry_for(role), comp.name, where)
+        kwargs = dict(comp.kwargs)
+        if role == "feature":
+            if not feature_used(cfg):
+                continue
+            _feature_weights(comp, where)
+            if "weights" in kwargs and "weights" not in inspect.signature(factory).parameters:
+                kwargs.pop("weights")
+        check_kwargs(factory, kwargs, where)
+        if role in ("generator", "generator_lr"):
+            _generator_task(cfg, role, comp)
+    if cfg.train.recipe == "threeplayer" and cfg.networks["feature"].kwargs.get("frozen", True):
+        raise ConfigError(
+            "recipe 'threeplayer' trains the feature extractor: set networks.feature.kwargs.frozen=false "
+            "(use recipe 'gan' with a frozen extractor for DISGAN)"
+        )
+
+
+def feature_used(cfg: ExperimentConfig) -> bool:
+    """Whether the feature extractor is needed (a weighted feature term, or the 3-player recipe)."""
+    if cfg.train.recipe == "threeplayer":
+        return True
+    return any(t.name == "feature" and t.weight != 0 for t in cfg.losses.terms.values())
+
+
+def _feature_weights(comp: ComponentConfig, where: str) -> None:
+    weights = comp.kwargs.get("weights")
+    if weights:
+        if not Path(str(weights)).is_file():
+            raise ConfigError(f"{where}.kwargs.weights: file not found: {weights}")
+        return
+    if comp.name == "vgg19" and not comp.kwargs.get("allow_random", False):
+        raise ConfigError(
+            f"{where}: the VGG-19 perceptual loss needs ImageNet weights from a local file and medsr "
+            "never downloads them. Either pass --set networks.feature.kwargs.weights=/path/to/"
+            "vgg19-dcbb9e9d.pth, or drop the perceptual term with --set losses.terms.feature.weight=0 "
+            "(see docs/training.md, 'Feature losses without pretrained weights')"
+        )
+
+
+def _generator_task(cfg: ExperimentConfig, role: str, comp: ComponentConfig) -> None:
+    from medsr.conventions import normalize_scale
+
+    dims = cfg.task.spatial_dims
+    where = f"networks.{role}.kwargs"
+    if comp.kwargs.get("spatial_dims", dims) != dims:
+        raise ConfigError(f"{where}.spatial_dims={comp.kwargs['spatial_dims']} but task.spatial_dims={dims}")
+    if "scale" in comp.kwargs:
+        want = tuple(cfg.task.scale[3 - dims :])
+        try:
+            got = normalize_scale(comp.kwargs["scale"], dims)
+        except ValueError as exc:
+            raise ConfigError(f"{where}.scale: {exc}") from None
+        if got != want:
+            raise ConfigError(f"{where}.scale={comp.kwargs['scale']} but task.scale gives {list(want)}")
+
+
+def _losses(cfg: ExperimentConfig) -> None:
+    from medsr.losses import LOSSES
+
+    for key, term in cfg.losses.terms.items():
+        where = f"losses.terms.{key}"
+        if term.name in _ADVERSARIAL_NAMES:
+            raise ConfigError(f"{where}: {term.name!r} is adversarial; configure it in losses.adversarial")
+        factory = _lookup(LOSSES, term.name, where)
+        if term.weight == 0:
+            continue
+        if term.name == "feature":
+            if "feature" not in cfg.networks:
+                raise ConfigError(f"{where}: a feature term needs networks.feature (the extractor)")
+            kwargs = {"extractor": None, **term.kwargs}
+        else:
+            kwargs = dict(term.kwargs)
+        check_kwargs(factory, kwargs, where)
+        if term.on == "difference" and any(s != 1 for s in cfg.task.scale):
+            raise ConfigError(f"{where}: on=difference needs input and output on one grid (scale 1)")
+    adv = cfg.losses.adversarial
+    recipe = cfg.train.recipe
+    if recipe != "supervised" and adv is None:
+        raise ConfigError(f"recipe {recipe!r} needs losses.adversarial")
+    if adv is not None:
+        check_kwargs(LOSSES.get(adv.name), adv.kwargs, "losses.adversarial")
+    if recipe == "wgan_gp" and (adv is None or adv.name != "wgan" or adv.gradient_penalty <= 0):
+        raise ConfigError("recipe 'wgan_gp' needs losses.adversarial.name=wgan and gradient_penalty > 0")
+    if recipe == "cycle" and cfg.losses.cycle is None:
+        raise ConfigError("recipe 'cycle' needs losses.cycle (weights of the cycle terms)")
+
+
+def _optim(cfg: ExperimentConfig) -> None:
+    stray = sorted(set(cfg.optim) - set(cfg.networks))
+    if stray:
+        raise ConfigError(f"optim: {stray} name no network in networks ({sorted(cfg.networks)})")
+    trained = [r for r in RECIPE_NETWORKS[cfg.train.recipe] if r != "feature" or cfg.train.recipe == "threeplayer"]
+    missing = [r for r in trained if r not in cfg.optim]
+    if missing:
+        raise ConfigError(f"recipe {cfg.train.recipe!r} trains {missing}: add optim.<role> entries")
+
+
+def _data(cfg: ExperimentConfig) -> None:
+    data, dims = cfg.data, cfg.task.spatial_dims
+    scale = cfg.task.scale[3 - dims :]
+    if len(data.sampler.patch) != dims:
+        raise ConfigError(f"data.sampler.patch needs {dims} values for a {dims}D task, got {data.sampler.patch}")
+    if any(p % s for p, s in zip(data.sampler.patch, scale)):
+        raise ConfigError(f"data.sampler.patch {data.sampler.patch} must be divisible by the scale {scale}")
+    if data.val_crop is not None and (
+        len(data.val_crop) != dims or any(c % s for c, s in zip(data.val_crop, scale))
+    ):
+        raise ConfigError(f"data.val_crop needs {dims} values divisible by {scale}, got {data.val_crop}")
+    if data.mode in ("degrade", "unpaired") and data.degradation is None:
+        raise ConfigError(f"data.mode={data.mode!r} needs data.degradation (how LQ inputs are made)")
+    if data.mode == "paired":
+        for i, src in enumerate(data.train + data.val):
+            if not src.lq and src.format != "paired_ct":
+                raise ConfigError(f"data source {src.scan!r}: paired mode needs 'lq' or format=paired_ct")
+    if data.mode == "unpaired" and not data.train_lq:
+        raise ConfigError("data.mode='unpaired' needs data.train_lq (the low-quality domain's scans)")
+    if data.degradation is not None:
+        from medsr.degrade import DegradationPipeline
+
+        DegradationPipeline([(s.name, s.kwargs) for s in data.degradation.stages])
+
+
+def _val(cfg: ExperimentConfig) -> None:
+    from medsr.metrics.protocols import PROTOCOLS
+
+    _lookup(PROTOCOLS, cfg.val.protocol, "val.protocol")
+    if cfg.val.window is not None and len(cfg.val.window) != cfg.task.spatial_dims:
+        raise ConfigError(f"val.window needs {cfg.task.spatial_dims} values, got {cfg.val.window}")

@@ -1,0 +1,285 @@
+"""Training datasets: paired scans, degrade-on-the-fly from high-quality scans, unpaired domains.
+
+A :class:`Subject` is one scan prepared for sampling: its high-quality array in scanner units
+(cropped to a multiple of the scale; for 2D tasks the slice axis moved to the front), its
+low-quality realizations (paired scans or cached whole-volume degradations), its intensity
+normalisation state and its foreground voxels. Decoded scans are cached in memory per process
+(:func:`load_scan`), so DataLoader workers forked afterwards share them.
+
+:class:`PatchDataset` maps a key ``(epoch, index)`` to one training sample; every random choice
+of that sample (subject, crop, realization, on-the-fly degradation, augmentation) comes from a
+generator seeded by ``(seed, epoch, index)``, so a sample is the same whichever worker, rank or
+resumed process draws it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from medsr.data.intensity import IntensityNorm
+from medsr.data.samplers import augment, crop_start, foreground_index
+from medsr.data.volume import Volume
+from medsr.errors import ConfigError
+
+_SCANS: dict[tuple[Any, ...], tuple[Volume, Volume | None]] = {}
+Degrader = Callable[..., np.ndarray]
+
+
+def load_scan(
+    scan: str, *, lq: str = "", paired_ct: bool = False, modality: str | None = None
+) -> tuple[Volume, Volume | None]:
+    """Decode a scan (catalogue name or file) and its paired low-quality scan, cached in memory.
+
+    Args:
+        scan: A :mod:`medsr.data.catalogue` name, or a file / DICOM folder.
+        lq: Path of the paired low-quality file ("" for none).
+        paired_ct: ``scan`` is a ``{'f_nd', 'f_qd'}`` file holding both.
+        modality: Modality for readers that cannot tell.
+
+    Returns:
+        ``(high_quality, low_quality_or_None)``.
+
+    Raises:
+        MissingDependencyError: For a catalogue scan that is not installed.
+        InputError: For a bad file.
+        ConfigError: For a name that is neither a catalogue scan nor an existing path.
+    """
+    key = (scan, lq, paired_ct, modality)
+    if key not in _SCANS:
+        _SCANS[key] = _decode(scan, lq=lq, paired_ct=paired_ct, modality=modality)
+    return _SCANS[key]
+
+
+def _decode(
+    scan: str, *, lq: str, paired_ct: bool, modality: str | None
+) -> tuple[Volume, Volume | None]:
+    from medsr.data import catalogue
+    from medsr.io import read_paired_ct, read_volume
+
+    if paired_ct:
+        return read_paired_ct(scan)
+    names = {e.name for e in catalogue.entries()}
+    if scan in names:
+        hq = catalogue.load(scan)
+    elif Path(scan).exists():
+        hq = read_volume(scan, modality=modality)
+    else:
+        raise ConfigError(
+            f"data source {scan!r} is neither a catalogue scan (see `medsr data list`) nor a file"
+        )
+    return hq, (read_volume(lq, modality=modality) if lq else None)
+
+
+def to_network(x: np.ndarray, norm: IntensityNorm, state: dict[str, float]) -> np.ndarray:
+    """Scanner units -> network units with a given per-volume state (inverse of
+    :meth:`IntensityNorm.inverse`)."""
+    if norm.kind == "hu-window":
+        return ((np.asarray(x, np.float32) - norm.lo) / (norm.hi - norm.lo)).astype(np.float32)
+    return ((np.asarray(x, np.float32) - state["offset"]) / state["scale"]).astype(np.float32)
+
+
+@dataclass
+class Subject:
+    """One scan prepared for sampling (see the module docstring).
+
+    Attributes:
+        name: Subject id.
+        hq: ``(1, D, H, W)`` scanner units.
+        lq: Low-quality realizations ``(1, D/sd, H/sh, W/sw)`` in scanner units (may be empty).
+        state: Intensity normalisation state (computed on ``hq``).
+        fg: Flat foreground indices into ``hq[0]``.
+    """
+
+    name: str
+    hq: np.ndarray
+    lq: list[np.ndarray] = field(default_factory=list)
+    state: dict[str, float] = field(default_factory=dict)
+    fg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def prepare_subject(
+    name: str,
+    hq: Volume,
+    *,
+    lq: Volume | None,
+    region: Sequence[Sequence[int]] | None,
+    slice_axis: int | None,
+    scale: Sequence[int],
+    norm: IntensityNorm,
+    fg_threshold: float,
+) -> Subject:
+    """Crop, reorient (2D: ``slice_axis`` to the front), trim to the scale and measure a scan.
+
+    Raises:
+        ConfigError: For multi-channel scans, an empty region, or a paired scan whose shape does
+            not match the high-quality shape divided by the scale.
+    """
+    if hq.channels != 1:
+        raise ConfigError(f"{name}: the trainer takes single-channel scans, got {hq.channels}")
+    a = _crop(hq.array, region, name)
+    b = None if lq is None else _crop(lq.array, _lq_region(region, scale), name)
+    if slice_axis:
+        a = np.moveaxis(a, 1 + slice_axis, 1)
+        b = None if b is None else np.moveaxis(b, 1 + slice_axis, 1)
+    trim = tuple(slice(0, n - n % s) for n, s in zip(a.shape[1:], scale))
+    a = np.ascontiguousarray(a[(slice(None), *trim)], dtype=np.float32)
+    if min(a.shape[1:]) < 1:
+        raise ConfigError(f"{name}: nothing is left after trimming to a multiple of {list(scale)}")
+    _, state = norm.forward(a)
+    lqs = []
+    if b is not None:
+        want = tuple(n // s for n, s in zip(a.shape[1:], scale))
+        b = np.ascontiguousarray(b[(slice(None), *(slice(0, w) for w in want))], dtype=np.float32)
+        if b.shape[1:] != want:
+            raise ConfigError(f"{name}: paired LQ shape {b.shape[1:]} != HQ shape / scale = {want}")
+        lqs.append(b)
+    fg = foreground_index(to_network(a[0], norm, state), threshold=fg_threshold)
+    return Subject(name=name, hq=a, lq=lqs, state=state, fg=fg)
+
+
+def _crop(a: np.ndarray, region: Sequence[Sequence[int]] | None, name: str) -> np.ndarray:
+    if region is None:
+        return a
+    window = tuple(slice(int(lo), min(int(hi), n)) for (lo, hi), n in zip(region, a.shape[1:]))
+    out = a[(slice(None), *window)]
+    if min(out.shape[1:]) < 1:
+        raise ConfigError(f"{name}: region {list(region)} is outside the scan shape {a.shape[1:]}")
+    return out
+
+
+def _lq_region(
+    region: Sequence[Sequence[int]] | None, scale: Sequence[int]
+) -> list[list[int]] | None:
+    if region is None:
+        return None
+    return [[lo // s, hi // s] for (lo, hi), s in zip(region, scale)]
+
+
+def degrade_checked(
+    degrader: Degrader, x: np.ndarray, *, rng: np.random.Generator, scale: Sequence[int], what: str
+) -> np.ndarray:
+    """Run a degradation and check that the output grid is the input grid divided by the scale.
+
+    Raises:
+        ConfigError: When the shapes do not match (e.g. a k-space truncation that keeps the grid
+            while the task's scale is not 1).
+    """
+    out = np.asarray(degrader(x, rng=rng), dtype=np.float32)
+    want = (*x.shape[:-3], *(n // s for n, s in zip(x.shape[-3:], scale)))
+    if out.shape != want:
+        raise ConfigError(
+            f"{what}: the degradation turned shape {x.shape} into {out.shape}, but the task's "
+            f"scale {list(scale)} needs {want}; check the stages' factors / keep_shape"
+        )
+    return out
+
+
+class PatchDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
+    """Training crops ``{"x_lq", "x_hq"}`` in network units (module docstring).
+
+    Args:
+        subjects: Prepared subjects of the high-quality domain.
+        lq_subjects: Prepared subjects of the low-quality domain (unpaired mode), else None.
+        norm: Intensity normalisation.
+        spatial_dims: 2 (crops are single slices) or 3.
+        scale: Per-axis scale ``(sd, sh, sw)``.
+        patch: High-quality crop size (``spatial_dims`` values).
+        degrader: ``fn(x, rng=...)`` applied to every crop when the subjects carry no cached
+            low-quality realization; None otherwise.
+        p_fg: Probability of a foreground-centred crop.
+        flip: Random flips.
+        rot90: Random quarter turns in the last two axes.
+        seed: Base seed.
+        length: Keys per epoch.
+
+    Raises:
+        ConfigError: When a crop does not fit a subject, or neither cached realizations nor a
+            degrader are available.
+
+    Shape:
+        Item: ``x_lq`` ``(1, *patch / scale)`` and ``x_hq`` ``(1, *patch)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        subjects: Sequence[Subject],
+        lq_subjects: Sequence[Subject] | None = None,
+        norm: IntensityNorm,
+        spatial_dims: Literal[2, 3],
+        scale: Sequence[int],
+        patch: Sequence[int],
+        degrader: Degrader | None,
+        p_fg: float,
+        flip: bool,
+        rot90: bool,
+        seed: int,
+        length: int,
+    ) -> None:
+        self.subjects = list(subjects)
+        self.lq_subjects = None if lq_subjects is None else list(lq_subjects)
+        self.norm = norm
+        self.spatial_dims = spatial_dims
+        self.scale = tuple(int(s) for s in scale)
+        self.patch = (1, *patch) if spatial_dims == 2 else tuple(patch)
+        self.degrader = degrader
+        self.p_fg, self.flip, self.rot90 = p_fg, flip, rot90
+        self.seed, self.length = seed, length
+        for s in self.subjects + (self.lq_subjects or []):
+            if any(p > n for p, n in zip(self.patch, s.hq.shape[1:])):
+                raise ConfigError(
+                    f"{s.name}: patch {list(self.patch)} is larger than the scan {s.hq.shape[1:]}"
+                )
+        for s in self.lq_subjects if self.lq_subjects is not None else self.subjects:
+            if not s.lq and degrader is None:
+                raise ConfigError(f"{s.name}: no paired low-quality scan and no degradation")
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, key: tuple[int, int] | int) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (0, int(key))
+        rng = np.random.default_rng([self.seed, epoch, index, 0])
+        unpaired = self.lq_subjects is not None
+        x_lq, x_hq = self._pair(self.subjects, rng, want_lq=not unpaired)
+        if self.lq_subjects is not None:
+            lq_rng = np.random.default_rng([self.seed, epoch, index, 1])
+            x_lq, _ = self._pair(self.lq_subjects, lq_rng, want_lq=True)
+        return {"x_lq": _tensor(x_lq, self.spatial_dims), "x_hq": _tensor(x_hq, self.spatial_dims)}
+
+    def _pair(
+        self, subjects: Sequence[Subject], rng: np.random.Generator, *, want_lq: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        subj = subjects[int(rng.integers(len(subjects)))]
+        k = int(rng.integers(max(1, len(subj.lq))))
+        start = crop_start(
+            rng, shape=subj.hq.shape[1:], patch=self.patch, align=self.scale, fg_index=subj.fg,
+            p_fg=self.p_fg,
+        )  # fmt: skip
+        hq = subj.hq[(slice(None), *(slice(s, s + p) for s, p in zip(start, self.patch)))]
+        child = np.random.default_rng(rng.integers(2**63))
+        if not want_lq:
+            lq = hq[(slice(None), *(slice(0, p // f) for p, f in zip(self.patch, self.scale)))]
+        elif subj.lq:
+            lq_start = [s // f for s, f in zip(start, self.scale)]
+            lq_patch = [p // f for p, f in zip(self.patch, self.scale)]
+            window = tuple(slice(s, s + p) for s, p in zip(lq_start, lq_patch))
+            lq = subj.lq[k][(slice(None), *window)]
+        else:
+            assert self.degrader is not None
+            lq = degrade_checked(self.degrader, hq, rng=child, scale=self.scale, what=subj.name)
+        lq, hq = to_network(lq, self.norm, subj.state), to_network(hq, self.norm, subj.state)
+        lq, hq = augment(rng, [lq, hq], spatial_dims=3, flip=self.flip, rot90=self.rot90)
+        return lq, hq
+
+
+def _tensor(a: np.ndarray, spatial_dims: int) -> torch.Tensor:
+    if spatial_dims == 2:
+        a = a[:, 0]
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))

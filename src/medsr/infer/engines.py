@@ -1,0 +1,127 @@
+"""Engines that run a model for :class:`~medsr.infer.predictor.Predictor`.
+
+* ``torch``: a medsr checkpoint (loaded with ``weights_only=True``; see
+  :mod:`medsr.train.checkpoint`).
+* ``onnxruntime``: an ONNX file written by ``medsr export`` together with its JSON sidecar
+  (``model.onnx.json``), which carries the checkpoint's metadata (modality, scale, intensity
+  normalisation, receptive-field halo).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from medsr.errors import ConfigError, InputError, MissingDependencyError
+from medsr.infer.spec import ModelSpec, sha256_file
+
+Engine = Literal["torch", "onnxruntime"]
+ENGINES: tuple[str, ...] = ("torch", "onnxruntime")
+EXPORT_FORMAT = "medsr-export"
+
+
+def export_sidecar_path(model_file: str | os.PathLike[str]) -> Path:
+    """``model.onnx`` -> ``model.onnx.json``."""
+    p = Path(model_file)
+    return p.with_name(p.name + ".json")
+
+
+def load_engine(
+    path: str | os.PathLike[str], *, engine: str = "torch", device: str | None = None
+) -> tuple[Any, ModelSpec]:
+    """Load a model for inference.
+
+    Args:
+        path: A medsr checkpoint (``torch``) or an exported ``.onnx`` file (``onnxruntime``).
+        engine: ``torch`` or ``onnxruntime``.
+        device: ``cpu`` / ``cuda[:i]``; ONNX Runtime uses its CUDA provider when asked and present.
+
+    Returns:
+        ``(net, spec)``: a :class:`torch.nn.Module` or a callable on tensors, and its spec.
+
+    Raises:
+        InputError: Missing file, not a medsr checkpoint or export, executable pickle content.
+        MissingDependencyError: ``onnxruntime`` is not installed.
+        ConfigError: Unknown engine.
+    """
+    p = Path(path)
+    if engine == "torch":
+        from medsr.train.checkpoint import load_checkpoint
+
+        ckpt = load_checkpoint(p)
+        source = {
+            "path": str(p),
+            "sha256": sha256_file(p),
+            "engine": "torch",
+            "medsr_version": ckpt.medsr_version,
+            "torch_version": ckpt.torch_version,
+        }
+        try:
+            model = ckpt.build_model()
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise InputError(p, f"checkpoint does not build its model: {exc}") from None
+        return model, ModelSpec.from_checkpoint(ckpt, source=source)
+    if engine == "onnxruntime":
+        return _load_onnx(p, device)
+    raise ConfigError(f"unknown engine {engine!r}; use one of {ENGINES}")
+
+
+def read_export_sidecar(model_file: Path) -> dict[str, Any]:
+    """The metadata written next to an exported model.
+
+    Raises:
+        InputError: If it is missing or not a medsr export description.
+    """
+    side = export_sidecar_path(model_file)
+    if not side.is_file():
+        raise InputError(
+            model_file, f"no {side.name} next to it; export the model with `medsr export`"
+        )
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(side, f"unreadable export description ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT:
+        raise InputError(side, f"not a medsr export description (no 'format': '{EXPORT_FORMAT}')")
+    return data
+
+
+def _load_onnx(p: Path, device: str | None) -> tuple[Callable[[torch.Tensor], torch.Tensor], ModelSpec]:
+    if not p.is_file():
+        raise InputError(p, "model file not found")
+    data = read_export_sidecar(p)
+    if data.get("engine") != "onnx":
+        raise InputError(p, f"exported as {data.get('engine')!r}, not ONNX")
+    spec = ModelSpec.from_dict(data.get("spec") or {}, path=export_sidecar_path(p))
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise MissingDependencyError(
+            "the onnxruntime engine needs ONNX Runtime: pip install 'medsr[onnx]'"
+        ) from None
+    providers = ["CPUExecutionProvider"]
+    if device is not None and device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ConfigError("device cuda asked, but this ONNX Runtime has no CUDA provider")
+        providers.insert(0, "CUDAExecutionProvider")
+    try:
+        session = ort.InferenceSession(str(p), providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise InputError(p, f"not a loadable ONNX model ({' '.join(str(exc).split())[:120]})") from None
+    name_in = session.get_inputs()[0].name
+    source = dict(spec.source)
+    source.update(onnx_path=str(p), onnx_sha256=sha256_file(p), engine="onnxruntime")
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        return torch.from_numpy(session.run(None, {name_in: arr})[0])
+
+    from dataclasses import replace
+
+    return run, replace(spec, source=source)

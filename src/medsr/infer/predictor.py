@@ -1,0 +1,308 @@
+"""Apply a model to a whole :class:`~medsr.data.Volume`: normalise, tile, run, undo, regrid.
+
+:class:`Predictor` takes any engine's network (a :class:`torch.nn.Module`, or a callable mapping a
+CPU tensor batch to a tensor batch, such as an ONNX Runtime session wrapper) and a
+:class:`~medsr.infer.spec.ModelSpec`. It
+
+1. checks the input (a 3D model on a 2D image is refused; a modality that differs from the
+   model's is refused, or only warned about with ``force=True``);
+2. applies the checkpoint's :class:`~medsr.data.intensity.IntensityNorm` (HU window, percentile,
+   min-max);
+3. runs the network through :func:`~medsr.infer.sliding_window.sliding_window_inference`,
+   blended or exact (halo from the measured receptive field); a 2D model runs slice by slice
+   along ``axis``, slices batched together;
+4. undoes the normalisation in place (the output has the input's units) and returns a volume on
+   the refined grid via :meth:`Volume.regrid` (spacing divided by the scale, outer edges of the
+   field of view kept).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from medsr.data.intensity import IntensityNorm
+from medsr.data.volume import Volume
+from medsr.errors import ConfigError, InputError
+from medsr.infer.sliding_window import Blend, sliding_window_inference
+from medsr.infer.spec import ModelSpec
+
+Net = Callable[[torch.Tensor], torch.Tensor]
+
+
+class ModalityWarning(UserWarning):
+    """The input's modality differs from the model's and ``force=True`` let it through."""
+
+
+def known_modality(volume: Volume) -> str | None:
+    """The volume's modality when its file records one (DICOM, InVesalius, paired CT, or set by
+    the caller in ``meta["modality_given"]``); None for formats that carry none (NIfTI, NPY, PNG)."""
+    meta = volume.meta
+    if meta.get("modality_given") or "Modality" in meta:
+        return volume.modality
+    if str(meta.get("reader", "")) in ("inv3", "paired_ct", "dicom", "dicom_series", "dicom_zip"):
+        return volume.modality
+    return None
+
+
+def _inverse_inplace(norm: IntensityNorm, y: np.ndarray, state: dict[str, float]) -> np.ndarray:
+    """``norm.inverse`` without extra output-sized copies (every recorded mapping is affine)."""
+    probe = norm.inverse(np.array([0.0, 1.0, 2.0], dtype=np.float32), state).astype(np.float64)
+    b, a = probe[0], probe[1] - probe[0]
+    if not np.isclose(probe[2], b + 2 * a, rtol=1e-6, atol=1e-6 * max(1.0, abs(a))):
+        return norm.inverse(y, state)  # not affine: fall back to the general path
+    np.multiply(y, np.float32(a), out=y)
+    np.add(y, np.float32(b), out=y)
+    return y
+
+
+class Predictor:
+    """Whole-volume inference with a recorded model.
+
+    Args:
+        net: The network (module or callable on ``(B, C, *window)`` tensors).
+        spec: What the model is (dims, scale, modality, normalisation, halo).
+        window: Window size in input voxels per network axis (one int or one per axis); in exact
+            mode the core size. Clipped to the volume. Default 64 (3D) / 128 (2D).
+        overlap: Blended mode: fraction of the window shared by neighbours.
+        blend: Blended mode: ``gaussian``, ``hann`` or ``constant``.
+        batch_size: Windows per network call.
+        exact: Exact mode: each window carries a halo at least as wide as the receptive field and
+            only its core is kept; the result equals one full pass.
+        halo: Halo override (default: ``spec.halo``, else measured from the module).
+        axis: Slice axis of the volume (0 D, 1 H, 2 W) for a 2D model.
+        device: Where the network runs; accumulation stays on the CPU.
+        amp_dtype: ``torch.bfloat16`` / ``torch.float16`` to run under autocast.
+        accumulate_dtype: Blended accumulator dtype: float64 (exact identity) or float32
+            (half the accumulator memory).
+        channels_last: Run in channels-last memory format; ``None``: for 2D modules on the CPU.
+
+    Raises:
+        ConfigError: For bad options (exact mode with an engine whose halo is unknown, ...).
+    """
+
+    def __init__(
+        self,
+        net: Net,
+        *,
+        spec: ModelSpec,
+        window: int | Sequence[int] | None = None,
+        overlap: float = 0.25,
+        blend: Blend = "gaussian",
+        batch_size: int = 4,
+        exact: bool = False,
+        halo: int | Sequence[int] | None = None,
+        axis: int = 0,
+        device: str | torch.device | None = None,
+        amp_dtype: torch.dtype | None = None,
+        accumulate_dtype: torch.dtype = torch.float64,
+        channels_last: bool | None = None,
+    ) -> None:
+        if axis not in (0, 1, 2):
+            raise ConfigError(f"axis must be 0 (D), 1 (H) or 2 (W), got {axis!r}")
+        if not 0.0 <= overlap < 1.0:
+            raise ConfigError(f"overlap must be in [0, 1), got {overlap}")
+        if batch_size < 1:
+            raise ConfigError(f"batch size must be >= 1, got {batch_size}")
+        self.spec = spec
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.window = window
+        self.overlap = overlap
+        self.blend: Blend = blend
+        self.batch_size = batch_size
+        self.exact = exact
+        self.axis = axis
+        self.amp_dtype = amp_dtype
+        self.accumulate_dtype = accumulate_dtype
+        nd = spec.spatial_dims
+        if isinstance(net, nn.Module):
+            net = net.eval().to(self.device)
+            if channels_last is None:
+                channels_last = nd == 2 and self.device.type == "cpu"
+            if channels_last:
+                net = net.to(memory_format=_memory_format(nd))
+        self.channels_last = bool(channels_last)
+        self.module = net if isinstance(net, nn.Module) else None
+        self.net = net
+        self.halo: tuple[int, ...] | None = None
+        if exact:
+            if halo is not None:
+                self.halo = (halo,) * nd if isinstance(halo, int) else tuple(halo)
+            elif spec.halo is not None:
+                self.halo = spec.halo
+            elif self.module is not None:
+                from medsr.infer.halo import exact_halo
+
+                self.halo = exact_halo(
+                    self.module, spatial_dims=nd, in_channels=spec.in_channels,
+                    scale=spec.net_scale,
+                )  # fmt: skip
+            else:
+                raise ConfigError(
+                    "exact mode needs the model's halo; this engine does not record it"
+                )
+            if len(self.halo) != nd:
+                raise ConfigError(f"halo must have {nd} entries, got {self.halo}")
+
+    @classmethod
+    def from_checkpoint(
+        cls, ckpt: Any, *, source: dict[str, Any] | None = None, **options: Any
+    ) -> Predictor:
+        """Build the generator of a :class:`~medsr.train.checkpoint.Checkpoint` and wrap it."""
+        return cls(
+            ckpt.build_model(), spec=ModelSpec.from_checkpoint(ckpt, source=source), **options
+        )
+
+    # ------------------------------------------------------------------ checks
+    def volume_scale(self, volume: Volume) -> tuple[int, int, int]:
+        """Per-axis ``(sd, sh, sw)`` factor this predictor applies to ``volume``."""
+        if self.spec.spatial_dims == 3:
+            return self.spec.scale
+        axis = 0 if volume.is_2d else self.axis
+        out = [1, 1, 1]
+        plane = [a for a in range(3) if a != axis]
+        for a, s in zip(plane, self.spec.net_scale, strict=True):
+            out[a] = s
+        return out[0], out[1], out[2]
+
+    def check(self, volume: Volume, *, force: bool = False) -> list[str]:
+        """Refuse inputs the model cannot take; return warnings for the ones ``force`` lets by.
+
+        Raises:
+            InputError: 3D model on a 2D image, wrong channel count, modality mismatch
+                without ``force``, or a 2D image with a slice axis other than 0.
+        """
+        path = volume.meta.get("path", "<input>")
+        spec = self.spec
+        if spec.spatial_dims == 3 and volume.is_2d:
+            raise InputError(
+                path, f"a 3D model ({spec.name}) cannot enhance a 2D image; use a 2D model"
+            )
+        if spec.spatial_dims == 2 and volume.is_2d and self.axis != 0:
+            raise InputError(path, f"a 2D image has no slice axis {self.axis}; use axis 0")
+        if volume.channels != spec.in_channels:
+            raise InputError(
+                path, f"{volume.channels} channels; the model takes {spec.in_channels}"
+            )
+        found = known_modality(volume)
+        notes = []
+        if found is not None and found != spec.modality:
+            msg = f"input modality {found} differs from the model's {spec.modality}"
+            if not force:
+                raise InputError(path, f"{msg}; pass --force (force=True) to run anyway")
+            notes.append(msg)
+            warnings.warn(msg, ModalityWarning, stacklevel=2)
+        return notes
+
+    # ------------------------------------------------------------------ running
+    def run_array(self, x: np.ndarray, *, two_d: bool = False) -> np.ndarray:
+        """Run the network over a ``(C, D, H, W)`` array in network units.
+
+        Args:
+            x: Input in network units.
+            two_d: The array is one 2D image (``D == 1``): a 2D model runs on it directly.
+
+        Returns:
+            ``(C_out, *(spatial * volume scale))`` float32 array in network units.
+        """
+        spec = self.spec
+        if spec.spatial_dims == 3:
+            batch = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None]
+            out = self._tiled(batch)[0]
+            return out.numpy()
+        axis = 0 if two_d else self.axis
+        slices = torch.from_numpy(np.moveaxis(np.asarray(x, dtype=np.float32), axis + 1, 0))
+        out = self._tiled(slices)  # (n, C_out, P', Q')
+        return np.ascontiguousarray(np.moveaxis(out.numpy(), 0, axis + 1))
+
+    def _tiled(self, batch: torch.Tensor) -> torch.Tensor:
+        nd = self.spec.spatial_dims
+        spatial = tuple(int(n) for n in batch.shape[2:])
+        default = 64 if nd == 3 else 128
+        win = self.window if self.window is not None else default
+        win_t = (win,) * nd if isinstance(win, int) else tuple(int(w) for w in win)
+        if len(win_t) != nd or min(win_t) < 1:
+            raise ConfigError(f"window must be one positive int or {nd} of them, got {win!r}")
+        win_t = tuple(min(w, n) for w, n in zip(win_t, spatial, strict=True))
+        net = self.net
+        if self.channels_last:
+            fmt = _memory_format(nd)
+            base = net
+
+            def net(t: torch.Tensor) -> torch.Tensor:
+                return base(t.contiguous(memory_format=fmt))
+
+        with torch.inference_mode():
+            return sliding_window_inference(
+                batch,
+                net,
+                window=win_t,
+                scale=self.spec.net_scale,
+                overlap=self.overlap,
+                blend=self.blend,
+                batch_size=self.batch_size,
+                halo=self.halo if self.exact else None,
+                device=self.device,
+                amp_dtype=self.amp_dtype,
+                out_channels=self.spec.out_channels,
+                accumulate_dtype=self.accumulate_dtype,
+            )
+
+    def __call__(self, volume: Volume, *, force: bool = False) -> Volume:
+        """Enhance ``volume``; the result has its units, orientation and field of view.
+
+        Args:
+            volume: The input volume.
+            force: Run on a modality mismatch (with a :class:`ModalityWarning`).
+
+        Returns:
+            The enhanced volume; ``meta["medsr_model"]`` names the model and options.
+
+        Raises:
+            InputError: See :meth:`check`.
+        """
+        notes = self.check(volume, force=force)
+        unit_in, state = self.spec.intensity.forward(volume.array)
+        pred = self.run_array(unit_in, two_d=volume.is_2d)
+        del unit_in
+        out = _inverse_inplace(self.spec.intensity, pred, state)
+        meta = dict(volume.meta)
+        meta["medsr_model"] = {
+            "name": self.spec.name,
+            "scale": list(self.volume_scale(volume)),
+            "options": self.options(),
+            "intensity_state": {k: float(v) for k, v in state.items()},
+            "warnings": notes,
+        }
+        result = volume.regrid(out, meta=meta)
+        if known_modality(volume) is None and result.modality != self.spec.modality:
+            # The file did not say; the model's modality (and its unit) is the best guess.
+            unit = "HU" if self.spec.modality == "CT" else volume.unit
+            result = replace(result, modality=self.spec.modality, unit=unit)
+        return result
+
+    def options(self) -> dict[str, Any]:
+        """The inference options, JSON-able (recorded in sidecars)."""
+        return {
+            "mode": "exact" if self.exact else "blended",
+            "window": self.window,
+            "overlap": None if self.exact else self.overlap,
+            "blend": None if self.exact else self.blend,
+            "halo": None if self.halo is None else list(self.halo),
+            "batch_size": self.batch_size,
+            "axis": self.axis if self.spec.spatial_dims == 2 else None,
+            "device": str(self.device),
+            "amp_dtype": None if self.amp_dtype is None else str(self.amp_dtype).split(".")[-1],
+            "accumulate_dtype": str(self.accumulate_dtype).split(".")[-1],
+            "channels_last": self.channels_last,
+        }
+
+
+def _memory_format(nd: int) -> torch.memory_format:
+    return torch.channels_last_3d if nd == 3 else torch.channels_last
