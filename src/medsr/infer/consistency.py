@@ -211,6 +211,4 @@ def consistency_error(
     _, counts = _resolve(out_shape, meas_shape, keep, factor)
     fft_axes = tuple(range(lead, out.ndim))
     axes = _axes(out_shape, meas_shape, counts)
-    return _error(
-        np.fft.fftn(out, axes=fft_axes), np.fft.fftn(meas_img, axes=fft_axes), axes, lead
-    )
+    return _error(np.fft.fftn(out, axes=fft_axes), np.fft.fftn(meas_img, axes=fft_axes), axes, lead)

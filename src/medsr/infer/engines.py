@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from medsr.errors import ConfigError, InputError, MissingDependencyError
-from medsr.infer.spec import ModelSpec, sha256_file
+from medsr.infer.spec import ModelSpec, kspace_factor_from_config, sha256_file
 
 Engine = Literal["torch", "onnxruntime"]
 ENGINES: tuple[str, ...] = ("torch", "onnxruntime")
@@ -56,11 +56,12 @@ def load_engine(
 
         ckpt = load_checkpoint(p)
         source = {
-            "path": str(p),
+            "checkpoint": str(p),
             "sha256": sha256_file(p),
             "engine": "torch",
             "medsr_version": ckpt.medsr_version,
             "torch_version": ckpt.torch_version,
+            "kspace_factor": kspace_factor_from_config(ckpt.config or {}),
         }
         try:
             model = ckpt.build_model()
@@ -92,7 +93,9 @@ def read_export_sidecar(model_file: Path) -> dict[str, Any]:
     return data
 
 
-def _load_onnx(p: Path, device: str | None) -> tuple[Callable[[torch.Tensor], torch.Tensor], ModelSpec]:
+def _load_onnx(
+    p: Path, device: str | None
+) -> tuple[Callable[[torch.Tensor], torch.Tensor], ModelSpec]:
     if not p.is_file():
         raise InputError(p, "model file not found")
     data = read_export_sidecar(p)
@@ -113,7 +116,9 @@ def _load_onnx(p: Path, device: str | None) -> tuple[Callable[[torch.Tensor], to
     try:
         session = ort.InferenceSession(str(p), providers=providers)
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise InputError(p, f"not a loadable ONNX model ({' '.join(str(exc).split())[:120]})") from None
+        raise InputError(
+            p, f"not a loadable ONNX model ({' '.join(str(exc).split())[:120]})"
+        ) from None
     name_in = session.get_inputs()[0].name
     source = dict(spec.source)
     source.update(onnx_path=str(p), onnx_sha256=sha256_file(p), engine="onnxruntime")

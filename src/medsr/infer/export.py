@@ -25,7 +25,7 @@ import torch
 from medsr._version import __version__
 from medsr.errors import ConfigError, MedsrError, MissingDependencyError
 from medsr.infer.engines import EXPORT_FORMAT, export_sidecar_path
-from medsr.infer.spec import ModelSpec, sha256_file
+from medsr.infer.spec import ModelSpec, kspace_factor_from_config, sha256_file
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[str, ...] = ("onnx", "torchscript")
@@ -149,6 +149,7 @@ def export_model(
         "sha256": sha256_file(checkpoint),
         "medsr_version": ckpt.medsr_version,
         "torch_version": ckpt.torch_version,
+        "kspace_factor": kspace_factor_from_config(ckpt.config or {}),
     }
     from dataclasses import replace
 
@@ -159,7 +160,10 @@ def export_model(
     check = torch.rand(second, generator=gen)
     with torch.inference_mode():
         expected = model(check).numpy()
-    with atomic_path(out, overwrite=overwrite) as tmp, atomic_path(side, overwrite=overwrite) as tside:
+    with (
+        atomic_path(out, overwrite=overwrite) as tmp,
+        atomic_path(side, overwrite=overwrite) as tside,
+    ):
         if format == "onnx":
             _export_onnx(model, example, tmp, opset)
             got = _run_onnx(tmp, check)

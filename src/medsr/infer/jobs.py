@@ -146,11 +146,16 @@ def plan(
         else:
             target = out / (name if dicom_out else name + default_extension(scan))
         if not dicom_out and _ext(target) not in WRITE_FORMATS:
-            raise InputError(target, f"cannot write {_ext(target) or '(no extension)'!r}; use one of {list(WRITE_FORMATS)}")
+            raise InputError(
+                target,
+                f"cannot write {_ext(target) or '(no extension)'!r}; use one of {list(WRITE_FORMATS)}",
+            )
         jobs.append(Job(scan, target, sidecar_for(target, folder=dicom_out)))
     seen: dict[Path, Path] = {}
     for job in jobs:
         if job.output in seen:
-            raise InputError(job.source, f"would overwrite the output of {seen[job.output]}; rename one")
+            raise InputError(
+                job.source, f"would overwrite the output of {seen[job.output]}; rename one"
+            )
         seen[job.output] = job.source
     return jobs

@@ -127,3 +127,19 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def kspace_factor_from_config(config: dict[str, Any]) -> Any:
+    """The k-space truncation factor a checkpoint's config records for its inputs, if any.
+
+    Looks for a ``degradation`` mapping (top level or one level down) whose ``kind`` starts with
+    ``kspace`` and that holds ``factor`` (directly or under ``params``).
+    """
+    nodes = [config, *(v for v in config.values() if isinstance(v, dict))]
+    for node in nodes:
+        deg = node.get("degradation")
+        if isinstance(deg, dict) and str(deg.get("kind", "")).startswith("kspace"):
+            params = deg.get("params", deg)
+            if isinstance(params, dict) and params.get("factor") is not None:
+                return params["factor"]
+    return None

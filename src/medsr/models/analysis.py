@@ -73,6 +73,8 @@ class ReceptiveField:
         size: Extent of the input region that influences the probed output voxel.
         before: Input voxels before the anchor (see ``anchor``) that influence it.
         after: Input voxels after the anchor that influence it.
+            With ``phases > 1`` the three values above are maxima over the probed phases, each
+            measured from its own output voxel's anchor.
         anchor: The input voxel under the probed output voxel, ``floor(o * n_in / n_out)``.
         truncated: True on an axis whose influence reached the probe border: the true field is
             at least ``size`` there (global operations such as attention pooling or an L2

@@ -164,7 +164,7 @@ def mdcsrn_critic(*, compressed: bool = False, patch_size: int = 64) -> VGGStyle
     The papers give totals only (31.2M, and 17.6M for the "compressed" critic). With SRGAN's
     widths and a 512-unit dense layer at a 64^3 patch this layout has 30,830,785 parameters;
     ``compressed=True`` scales the widths by 43/64 (43-86-172-344), giving 17,618,383. See
-    ``docs/models-discriminators.md`` for the arithmetic and why the first count is 1.2% short.
+    ``docs/models.md`` for the arithmetic and why the first count is 1.2% short.
 
     Args:
         compressed: Build the compressed critic.
