@@ -32,8 +32,12 @@ def test_hu_mu_round_trip() -> None:
 def test_noise_free_injection_is_identity_and_reconstruction_is_close() -> None:
     hu = _water_phantom()
     rng = np.random.default_rng(0)
-    np.testing.assert_array_equal(simulate_low_dose_ct(hu, rng=rng, pixel_size=PIXEL, i0=math.inf), hu)
-    rec = simulate_low_dose_ct(hu, rng=rng, pixel_size=PIXEL, i0=math.inf, mode="reconstruct", views=180)
+    np.testing.assert_array_equal(
+        simulate_low_dose_ct(hu, rng=rng, pixel_size=PIXEL, i0=math.inf), hu
+    )
+    rec = simulate_low_dose_ct(
+        hu, rng=rng, pixel_size=PIXEL, i0=math.inf, mode="reconstruct", views=180
+    )
     r = np.hypot(*(np.mgrid[:48, :48] - 23.5))
     ring = (r > 8) & (r < 15)  # uniform water away from the edges
     assert abs(float(rec[ring].mean())) < 5.0
@@ -55,7 +59,14 @@ def test_seeded_and_dose_dependent() -> None:
 def test_bad_parameters_raise() -> None:
     hu = _water_phantom(16)
     rng = np.random.default_rng(0)
-    for bad, match in [({"dose": 0.0}, "dose"), ({"i0": -1.0}, "i0"), ({"sigma_e": -1.0}, "sigma_e"), ({"pixel_size": 0.0}, "pixel_size"), ({"mode": "fbp"}, "mode"), ({"filter": "x"}, "filter")]:
+    for bad, match in [
+        ({"dose": 0.0}, "dose"),
+        ({"i0": -1.0}, "i0"),
+        ({"sigma_e": -1.0}, "sigma_e"),
+        ({"pixel_size": 0.0}, "pixel_size"),
+        ({"mode": "fbp"}, "mode"),
+        ({"filter": "x"}, "filter"),
+    ]:
         kwargs = {"pixel_size": PIXEL, **bad}
         with pytest.raises(ConfigError, match=match):
             simulate_low_dose_ct(hu, rng=rng, **kwargs)  # type: ignore[arg-type]
@@ -89,17 +100,32 @@ def head_noise() -> dict:
     out: dict = {"noise": {}, "a": [], "b": []}
     for dose, sigma_e in CONFIGS:
         sim = simulate_low_dose_ct(
-            stack, rng=np.random.default_rng(0), pixel_size=pixel, dose=dose, i0=I0, sigma_e=sigma_e, views=VIEWS
+            stack,
+            rng=np.random.default_rng(0),
+            pixel_size=pixel,
+            dose=dose,
+            i0=I0,
+            sigma_e=sigma_e,
+            views=VIEWS,
         )
         out["noise"][dose, sigma_e] = np.stack(
-            [(sim[q] - stack[q])[i - RADIUS : i + RADIUS + 1, j - RADIUS : j + RADIUS + 1] for q, (i, j) in enumerate(rois)]
+            [
+                (sim[q] - stack[q])[i - RADIUS : i + RADIUS + 1, j - RADIUS : j + RADIUS + 1]
+                for q, (i, j) in enumerate(rois)
+            ]
         )
     for q, (i, j) in enumerate(rois):
-        pix = [(a, b) for a in range(i - RADIUS, i + RADIUS + 1, 5) for b in range(j - RADIUS, j + RADIUS + 1, 5)]
+        pix = [
+            (a, b)
+            for a in range(i - RADIUS, i + RADIUS + 1, 5)
+            for b in range(j - RADIUS, j + RADIUS + 1, 5)
+        ]
         a, b = ct_noise_coefficients(stack[q], pixels=pix, pixel_size=pixel, i0=I0, views=VIEWS)
         out["a"].append(a)
         out["b"].append(b)
-        assert np.std(stack[q][i - RADIUS : i + RADIUS + 1, j - RADIUS : j + RADIUS + 1]) < 10.0  # uniform
+        assert (
+            np.std(stack[q][i - RADIUS : i + RADIUS + 1, j - RADIUS : j + RADIUS + 1]) < 10.0
+        )  # uniform
     out["a"], out["b"] = np.concatenate(out["a"]), np.concatenate(out["b"])
     return out
 

@@ -62,7 +62,15 @@ def test_projector_matches_skimage_radon() -> None:
     assert np.abs(ours - ref).mean() < 1e-3 * ref.max()
 
 
-@pytest.mark.parametrize(("ours", "theirs", "tol"), [("ramp", "ramp", 1e-5), ("shepp-logan", "shepp-logan", 1e-5), ("cosine", "cosine", 1e-5), ("hann", "hann", 2e-3)])
+@pytest.mark.parametrize(
+    ("ours", "theirs", "tol"),
+    [
+        ("ramp", "ramp", 1e-5),
+        ("shepp-logan", "shepp-logan", 1e-5),
+        ("cosine", "cosine", 1e-5),
+        ("hann", "hann", 2e-3),
+    ],
+)
 def test_fbp_matches_skimage_iradon(ours: str, theirs: str, tol: float) -> None:
     theta = np.arange(180.0)
     sino = skt.radon(_phantom(), theta=theta, circle=False)

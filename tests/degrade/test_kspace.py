@@ -24,7 +24,16 @@ def _image(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("n", "factor", "expected"),
-    [(32, 2, 16), (31, 2, 16), (33, 2, 17), (30, 4, 8), (10, 3, 3), (7, 1, 7), (5, 100, 1), (64, 2.5, 26)],
+    [
+        (32, 2, 16),
+        (31, 2, 16),
+        (33, 2, 17),
+        (30, 4, 8),
+        (10, 3, 3),
+        (7, 1, 7),
+        (5, 100, 1),
+        (64, 2.5, 26),
+    ],
 )
 def test_keep_count_rounds_half_up(n: int, factor: float, expected: int) -> None:
     assert kspace_keep_count(n, factor=factor) == expected
@@ -69,7 +78,12 @@ def _reference_zero_filled(x: np.ndarray, keep: tuple[int, ...]) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("shape", "factor", "spatial_dims"),
-    [((32, 32), (2, 2), 2), ((31, 45), (2, 3), 2), ((2, 17, 20), (1.7, 2.5), 2), ((12, 15, 9), (1, 2, 3), 3)],
+    [
+        ((32, 32), (2, 2), 2),
+        ((31, 45), (2, 3), 2),
+        ((2, 17, 20), (1.7, 2.5), 2),
+        ((12, 15, 9), (1, 2, 3), 3),
+    ],
 )
 def test_zero_filled_matches_numpy_reference(shape, factor, spatial_dims) -> None:
     x = _image(shape)
@@ -100,7 +114,9 @@ def _band_limited_at(x: np.ndarray, keep: tuple[int, int]) -> np.ndarray:
     return np.abs(e0 @ sub @ e1.T)
 
 
-@pytest.mark.parametrize(("shape", "factor"), [((32, 30), (2, 2)), ((27, 33), (3, 1.5)), ((25, 16), (2, 4))])
+@pytest.mark.parametrize(
+    ("shape", "factor"), [((32, 30), (2, 2)), ((27, 33), (3, 1.5)), ((25, 16), (2, 4))]
+)
 def test_cropped_grid_samples_the_band_at_lr_voxel_centres(shape, factor) -> None:
     x = _image(shape, seed=1)
     out = truncate_kspace(x, spatial_dims=2, factor=factor, keep_shape=False)
@@ -129,7 +145,9 @@ def test_windows_match_scipy_periodic_windows(m: int) -> None:
     k = np.arange(-(m // 2), (m + 1) // 2)
     np.testing.assert_allclose(kspace_window(k, m, window="hamming"), windows.hamming(m, sym=False))
     np.testing.assert_allclose(
-        kspace_window(k, m, window="tukey", tukey_alpha=0.4), windows.tukey(m, 0.4, sym=False), atol=1e-12
+        kspace_window(k, m, window="tukey", tukey_alpha=0.4),
+        windows.tukey(m, 0.4, sym=False),
+        atol=1e-12,
     )
     np.testing.assert_allclose(
         kspace_window(k, m, window="tukey", tukey_alpha=1.0), windows.hann(m, sym=False), atol=1e-12
@@ -161,7 +179,9 @@ def test_zero_edges_matches_the_reproductions_centred_code() -> None:
     out = truncate_kspace_zero_edges(x, spatial_dims=2, edge_divisor=2.5)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
     # edge divisor 2.5 keeps 8 of 40 lines: per-axis factor 5, not 2.5
-    np.testing.assert_allclose(out, truncate_kspace(x, spatial_dims=2, factor=(5, 41 / 9)), atol=1e-6)
+    np.testing.assert_allclose(
+        out, truncate_kspace(x, spatial_dims=2, factor=(5, 41 / 9)), atol=1e-6
+    )
 
 
 def test_leading_axes_are_independent() -> None:

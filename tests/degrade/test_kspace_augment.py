@@ -60,7 +60,12 @@ def test_random_truncation_equals_truncation_at_the_drawn_factor() -> None:
     sizes = set()
     for seed in range(12):
         lr = random_kspace_truncation(
-            x, rng=np.random.default_rng(seed), spatial_dims=2, factor_low=1.5, factor_high=3.0, keep_shape=False
+            x,
+            rng=np.random.default_rng(seed),
+            spatial_dims=2,
+            factor_low=1.5,
+            factor_high=3.0,
+            keep_shape=False,
         )
         sizes.add(lr.shape)
     allowed = range(kspace_keep_count(30, factor=3.0), kspace_keep_count(31, factor=1.5) + 1)

@@ -28,14 +28,18 @@ def test_rician_background_is_rayleigh_and_second_moment_exact() -> None:
     assert bg.min() >= 0
     x = np.full(N, 1.0, np.float32)
     y = add_rician_noise(x, rng=np.random.default_rng(2), sigma=sigma).astype(np.float64)
-    np.testing.assert_allclose(np.mean(y**2), 1.0 + 2 * sigma**2, rtol=0.005)  # E[M^2] = A^2 + 2 s^2
+    np.testing.assert_allclose(
+        np.mean(y**2), 1.0 + 2 * sigma**2, rtol=0.005
+    )  # E[M^2] = A^2 + 2 s^2
     np.testing.assert_allclose(y.mean(), math.sqrt(1.0 + sigma**2), rtol=0.002)  # high-SNR mean
 
 
 @pytest.mark.parametrize(("gain", "sigma"), [(0.01, 0.0), (0.002, 0.03), (0.0, 0.02)])
 def test_poisson_gaussian_mean_and_variance(gain: float, sigma: float) -> None:
     x = np.full(N, 0.5, np.float32)
-    y = add_poisson_gaussian_noise(x, rng=np.random.default_rng(3), gain=gain, sigma=sigma).astype(np.float64)
+    y = add_poisson_gaussian_noise(x, rng=np.random.default_rng(3), gain=gain, sigma=sigma).astype(
+        np.float64
+    )
     var = gain * 0.5 + sigma**2
     assert abs(y.mean() - 0.5) < 4 * math.sqrt(var / N)
     np.testing.assert_allclose(y.var(), var, rtol=0.03)
@@ -44,7 +48,9 @@ def test_poisson_gaussian_mean_and_variance(gain: float, sigma: float) -> None:
 
 
 def test_poisson_treats_negative_as_zero_counts() -> None:
-    y = add_poisson_gaussian_noise(np.full(100, -1.0, np.float32), rng=np.random.default_rng(0), gain=0.1)
+    y = add_poisson_gaussian_noise(
+        np.full(100, -1.0, np.float32), rng=np.random.default_rng(0), gain=0.1
+    )
     np.testing.assert_array_equal(y, 0.0)
 
 

@@ -47,7 +47,9 @@ def test_area_equals_reshape_mean_when_divisible() -> None:
     np.testing.assert_allclose(downsample_area(x, spatial_dims=3, factor=(2, 3, 4)), ref, rtol=1e-6)
 
 
-@pytest.mark.parametrize(("shape", "factor"), [((64, 64), (2, 2)), ((45, 63), (3, 2)), ((33, 40), (4, 4))])
+@pytest.mark.parametrize(
+    ("shape", "factor"), [((64, 64), (2, 2)), ((45, 63), (3, 2)), ((33, 40), (4, 4))]
+)
 def test_bicubic_matches_torch_antialias(shape, factor) -> None:
     x = _image((2, *shape), seed=1)
     out = downsample_bicubic(x, spatial_dims=2, factor=factor)
@@ -80,7 +82,9 @@ def test_bicubic_suppresses_aliasing_where_decimation_does_not() -> None:
 
 def test_decimate_takes_every_fth_voxel() -> None:
     x = _image((2, 11, 13, 9))
-    np.testing.assert_array_equal(decimate(x, spatial_dims=3, factor=(1, 2, 3)), x[..., :, ::2, ::3])
+    np.testing.assert_array_equal(
+        decimate(x, spatial_dims=3, factor=(1, 2, 3)), x[..., :, ::2, ::3]
+    )
     np.testing.assert_array_equal(
         decimate(x, spatial_dims=3, factor=(2, 2, 3), offset=(1, 0, 2)), x[..., 1::2, ::2, 2::3]
     )
@@ -98,4 +102,8 @@ def test_bad_factors_and_offsets_raise() -> None:
     with pytest.raises(ConfigError, match="shorter"):
         downsample_bicubic(x, spatial_dims=2, factor=16)
     assert downsample_area(x, spatial_dims=2, factor=16, remainder="pad").shape == (1, 1)
-    assert math.isclose(float(downsample_area(x, spatial_dims=2, factor=16, remainder="pad")[0, 0]), float(x.mean()), rel_tol=1e-6)
+    assert math.isclose(
+        float(downsample_area(x, spatial_dims=2, factor=16, remainder="pad")[0, 0]),
+        float(x.mean()),
+        rel_tol=1e-6,
+    )

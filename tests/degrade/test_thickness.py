@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import quad
 
 from medsr.degrade.resample import downsample_area
-from medsr.degrade.thickness import FWHM_PER_SIGMA, slice_profile_matrix, simulate_slice_thickness
+from medsr.degrade.thickness import FWHM_PER_SIGMA, simulate_slice_thickness, slice_profile_matrix
 from medsr.errors import ConfigError
 
 
@@ -35,9 +35,13 @@ def test_narrow_gaussian_weights_are_voxel_integrals_of_the_profile() -> None:
 
 def test_boxcar_of_width_factor_equals_area_downsampling() -> None:
     x = _image((2, 12, 9, 10))
-    out = simulate_slice_thickness(x, spatial_dims=3, axis=0, thickness=3.0, factor=3, profile="boxcar")
+    out = simulate_slice_thickness(
+        x, spatial_dims=3, axis=0, thickness=3.0, factor=3, profile="boxcar"
+    )
     np.testing.assert_allclose(out, downsample_area(x, spatial_dims=3, factor=(3, 1, 1)), rtol=1e-6)
-    out = simulate_slice_thickness(x, spatial_dims=2, axis=1, thickness=2.0, factor=2, profile="boxcar")
+    out = simulate_slice_thickness(
+        x, spatial_dims=2, axis=1, thickness=2.0, factor=2, profile="boxcar"
+    )
     np.testing.assert_allclose(out, downsample_area(x, spatial_dims=2, factor=(1, 2)), rtol=1e-6)
 
 

@@ -59,7 +59,7 @@ def test_refuses_executable_pickle_and_foreign_files(tmp_path: Path) -> None:
         load_checkpoint(evil)
     raw = tmp_path / "raw.pkl"
     raw.write_bytes(pickle.dumps({"a": 1}))
-    with pytest.raises(InputError, match="raw.pkl"):
+    with pytest.raises(InputError, match=r"raw\.pkl"):
         load_checkpoint(raw)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)

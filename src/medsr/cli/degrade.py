@@ -197,7 +197,8 @@ def _resolved(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     out = {
         name: sig.parameters[name].default
         for name in kind_parameters(kind)
-        if sig.parameters[name].default is not inspect.Parameter.empty
+        if name in _FLAGS[kind].values()
+        and sig.parameters[name].default is not inspect.Parameter.empty
     }
     out.update(params)
     return {k: _json_value(v) for k, v in sorted(out.items())}

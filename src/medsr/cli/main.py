@@ -15,7 +15,16 @@ from collections.abc import Sequence
 from medsr._version import __version__
 
 #: Subcommands in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "degrade", "baseline", "evaluate", "data", "enhance", "export")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "degrade",
+    "baseline",
+    "evaluate",
+    "data",
+    "enhance",
+    "export",
+    "train",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

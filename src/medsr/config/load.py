@@ -75,7 +75,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
             where = ".".join(keys[: depth + 1])
             if isinstance(node, list):
                 if not key.isdigit() or int(key) >= len(node):
-                    raise ConfigError(f"--set {text}: {where} is not an index of a {len(node)}-item list")
+                    raise ConfigError(
+                        f"--set {text}: {where} is not an index of a {len(node)}-item list"
+                    )
                 if last:
                     node[int(key)] = value
                 else:
@@ -88,7 +90,9 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
                         node[key] = {}
                     node = node[key]
             else:
-                raise ConfigError(f"--set {text}: {'.'.join(keys[:depth])} is not a mapping or list")
+                raise ConfigError(
+                    f"--set {text}: {'.'.join(keys[:depth])} is not a mapping or list"
+                )
     return out
 
 

@@ -64,7 +64,9 @@ class TaskConfig:
 
     def __post_init__(self) -> None:
         if len(self.scale) != 3 or any(s < 1 for s in self.scale):
-            raise ConfigError(f"task.scale must be three positive ints (sd, sh, sw), got {self.scale}")
+            raise ConfigError(
+                f"task.scale must be three positive ints (sd, sh, sw), got {self.scale}"
+            )
         if self.spatial_dims == 2 and self.scale[0] != 1:
             raise ConfigError(f"task.scale[0] must be 1 for a 2D task, got {self.scale}")
 
@@ -113,14 +115,17 @@ class StageConfig:
 class DegradeConfig:
     """How low-quality inputs are made from high-quality scans.
 
-    ``on: volume`` degrades whole volumes once per realization (cached; ``realizations`` noise
-    draws per volume, one picked per sample); ``on: sample`` degrades every training crop with
-    its own seed (cheap stages only). Validation always uses one fixed draw per case.
+    ``level: volume`` degrades whole volumes once per realization (cached; ``realizations``
+    noise draws per volume, one picked per sample); ``level: sample`` degrades every training
+    crop with its own seed (cheap stages only). Validation always uses one fixed draw per case.
+    ``units: network`` applies the stages to the normalised volume (relative noise levels for
+    MRI); ``scanner`` (HU for CT, required by the low-dose CT simulation) is the default.
     """
 
     stages: list[StageConfig]
-    on: Literal["volume", "sample"] = "volume"
+    level: Literal["volume", "sample"] = "volume"
     realizations: int = 1
+    units: Literal["scanner", "network"] = "scanner"
 
     def __post_init__(self) -> None:
         _positive("data.degradation", realizations=self.realizations)
@@ -194,14 +199,16 @@ class DataConfig:
 class TermConfig:
     """A weighted generator loss term from :data:`~medsr.losses.LOSSES`.
 
-    ``on: difference`` evaluates the term on ``pred - x_lq`` against ``x_hq - x_lq`` (DFGAN).
-    A weight of 0 removes the term.
+    ``space: difference`` evaluates the term on ``pred - x_lq`` against ``x_hq - x_lq`` (DFGAN).
+    ``pretrain: false`` leaves the term out of the pixel pretraining phase (SRGAN / ESRGAN
+    pretrain with the pixel loss alone). A weight of 0 removes the term.
     """
 
     name: str
     weight: float = 1.0
     kwargs: dict[str, Any] = field(default_factory=dict)
-    on: Literal["image", "difference"] = "image"
+    space: Literal["image", "difference"] = "image"
+    pretrain: bool = True
 
 
 @dataclass

@@ -96,7 +96,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {type(value).__name__} {value!r}")
-        key_t, val_t = get_args(tp) or (str, Any)
+        _, val_t = get_args(tp) or (str, Any)
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
@@ -149,11 +149,14 @@ def _dataclass(cls: type, value: Any, path: str) -> Any:
     unknown = [k for k in value if k not in fields]
     if unknown:
         key = unknown[0]
+        if isinstance(key, bool):
+            raise ConfigError(
+                f"{path}: YAML read a key as the boolean {key} (on/off/yes/no are booleans in "
+                "YAML 1.1); quote the key"
+            )
         close = difflib.get_close_matches(str(key), list(fields), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(
-            f"{path}: unknown key {key!r}{hint} (known: {', '.join(sorted(fields))})"
-        )
+        raise ConfigError(f"{path}: unknown key {key!r}{hint} (known: {', '.join(sorted(fields))})")
     kwargs = {}
     for name, f in fields.items():
         sub = f"{path}.{name}" if path != "<config>" else name

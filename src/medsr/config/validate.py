@@ -121,20 +121,32 @@ def _feature_weights(comp: ComponentConfig, where: str) -> None:
 
 
 def _generator_task(cfg: ExperimentConfig, role: str, comp: ComponentConfig) -> None:
+    """The generator's ``spatial_dims`` and ``scale`` (given or default) match the task's."""
     from medsr.conventions import normalize_scale
 
     dims = cfg.task.spatial_dims
     where = f"networks.{role}.kwargs"
-    if comp.kwargs.get("spatial_dims", dims) != dims:
-        raise ConfigError(f"{where}.spatial_dims={comp.kwargs['spatial_dims']} but task.spatial_dims={dims}")
-    if "scale" in comp.kwargs:
-        want = tuple(cfg.task.scale[3 - dims :])
-        try:
-            got = normalize_scale(comp.kwargs["scale"], dims)
-        except ValueError as exc:
-            raise ConfigError(f"{where}.scale: {exc}") from None
-        if got != want:
-            raise ConfigError(f"{where}.scale={comp.kwargs['scale']} but task.scale gives {list(want)}")
+    params = inspect.signature(registry_for(role).get(comp.name)).parameters
+    given_dims = comp.kwargs.get("spatial_dims", _default(params, "spatial_dims", dims))
+    if given_dims != dims:
+        raise ConfigError(f"{where}.spatial_dims={given_dims} but task.spatial_dims={dims}")
+    want = tuple(cfg.task.scale[3 - dims :])
+    scale = comp.kwargs.get("scale", _default(params, "scale", 1))
+    try:
+        got = normalize_scale(scale, dims)
+    except ValueError as exc:
+        raise ConfigError(f"{where}.scale: {exc}") from None
+    if got != want:
+        raise ConfigError(
+            f"{where}.scale={scale} (given or default) but task.scale gives {list(want)}"
+        )
+
+
+def _default(params: Any, name: str, fallback: Any) -> Any:
+    p = params.get(name)
+    if p is None or p.default is inspect.Parameter.empty:
+        return fallback
+    return p.default
 
 
 def _losses(cfg: ExperimentConfig) -> None:
@@ -143,7 +155,9 @@ def _losses(cfg: ExperimentConfig) -> None:
     for key, term in cfg.losses.terms.items():
         where = f"losses.terms.{key}"
         if term.name in _ADVERSARIAL_NAMES:
-            raise ConfigError(f"{where}: {term.name!r} is adversarial; configure it in losses.adversarial")
+            raise ConfigError(
+                f"{where}: {term.name!r} is adversarial; configure it in losses.adversarial"
+            )
         factory = _lookup(LOSSES, term.name, where)
         if term.weight == 0:
             continue
@@ -154,8 +168,10 @@ def _losses(cfg: ExperimentConfig) -> None:
         else:
             kwargs = dict(term.kwargs)
         check_kwargs(factory, kwargs, where)
-        if term.on == "difference" and any(s != 1 for s in cfg.task.scale):
-            raise ConfigError(f"{where}: on=difference needs input and output on one grid (scale 1)")
+        if term.space == "difference" and any(s != 1 for s in cfg.task.scale):
+            raise ConfigError(
+                f"{where}: space=difference needs input and output on one grid (scale 1)"
+            )
     adv = cfg.losses.adversarial
     recipe = cfg.train.recipe
     if recipe != "supervised" and adv is None:
@@ -163,7 +179,9 @@ def _losses(cfg: ExperimentConfig) -> None:
     if adv is not None:
         check_kwargs(LOSSES.get(adv.name), adv.kwargs, "losses.adversarial")
     if recipe == "wgan_gp" and (adv is None or adv.name != "wgan" or adv.gradient_penalty <= 0):
-        raise ConfigError("recipe 'wgan_gp' needs losses.adversarial.name=wgan and gradient_penalty > 0")
+        raise ConfigError(
+            "recipe 'wgan_gp' needs losses.adversarial.name=wgan and gradient_penalty > 0"
+        )
     if recipe == "cycle" and cfg.losses.cycle is None:
         raise ConfigError("recipe 'cycle' needs losses.cycle (weights of the cycle terms)")
 
@@ -172,7 +190,11 @@ def _optim(cfg: ExperimentConfig) -> None:
     stray = sorted(set(cfg.optim) - set(cfg.networks))
     if stray:
         raise ConfigError(f"optim: {stray} name no network in networks ({sorted(cfg.networks)})")
-    trained = [r for r in RECIPE_NETWORKS[cfg.train.recipe] if r != "feature" or cfg.train.recipe == "threeplayer"]
+    trained = [
+        r
+        for r in RECIPE_NETWORKS[cfg.train.recipe]
+        if r != "feature" or cfg.train.recipe == "threeplayer"
+    ]
     missing = [r for r in trained if r not in cfg.optim]
     if missing:
         raise ConfigError(f"recipe {cfg.train.recipe!r} trains {missing}: add optim.<role> entries")
@@ -182,25 +204,58 @@ def _data(cfg: ExperimentConfig) -> None:
     data, dims = cfg.data, cfg.task.spatial_dims
     scale = cfg.task.scale[3 - dims :]
     if len(data.sampler.patch) != dims:
-        raise ConfigError(f"data.sampler.patch needs {dims} values for a {dims}D task, got {data.sampler.patch}")
+        raise ConfigError(
+            f"data.sampler.patch needs {dims} values for a {dims}D task, got {data.sampler.patch}"
+        )
     if any(p % s for p, s in zip(data.sampler.patch, scale)):
-        raise ConfigError(f"data.sampler.patch {data.sampler.patch} must be divisible by the scale {scale}")
+        raise ConfigError(
+            f"data.sampler.patch {data.sampler.patch} must be divisible by the scale {scale}"
+        )
     if data.val_crop is not None and (
         len(data.val_crop) != dims or any(c % s for c, s in zip(data.val_crop, scale))
     ):
-        raise ConfigError(f"data.val_crop needs {dims} values divisible by {scale}, got {data.val_crop}")
+        raise ConfigError(
+            f"data.val_crop needs {dims} values divisible by {scale}, got {data.val_crop}"
+        )
     if data.mode in ("degrade", "unpaired") and data.degradation is None:
-        raise ConfigError(f"data.mode={data.mode!r} needs data.degradation (how LQ inputs are made)")
+        raise ConfigError(
+            f"data.mode={data.mode!r} needs data.degradation (how LQ inputs are made)"
+        )
     if data.mode == "paired":
-        for i, src in enumerate(data.train + data.val):
+        for src in data.train + data.val:
             if not src.lq and src.format != "paired_ct":
-                raise ConfigError(f"data source {src.scan!r}: paired mode needs 'lq' or format=paired_ct")
+                raise ConfigError(
+                    f"data source {src.scan!r}: paired mode needs 'lq' or format=paired_ct"
+                )
+    for src in data.train + data.val + data.train_lq:
+        _source_exists(src.scan)
+        if src.lq and not Path(src.lq).exists():
+            raise ConfigError(f"data source {src.scan!r}: paired LQ file not found: {src.lq}")
     if data.mode == "unpaired" and not data.train_lq:
-        raise ConfigError("data.mode='unpaired' needs data.train_lq (the low-quality domain's scans)")
+        raise ConfigError(
+            "data.mode='unpaired' needs data.train_lq (the low-quality domain's scans)"
+        )
     if data.degradation is not None:
         from medsr.degrade import DegradationPipeline
 
         DegradationPipeline([(s.name, s.kwargs) for s in data.degradation.stages])
+
+
+def _source_exists(scan: str) -> None:
+    """A catalogue name or an existing path (nothing is read)."""
+    import difflib
+
+    from medsr.data import catalogue
+
+    names = [e.name for e in catalogue.entries()]
+    if scan in names or Path(scan).exists():
+        return
+    close = difflib.get_close_matches(scan, names, n=2)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise ConfigError(
+        f"data source {scan!r} is neither a catalogue scan nor an existing file{hint} "
+        "(`medsr data list` shows the catalogue)"
+    )
 
 
 def _val(cfg: ExperimentConfig) -> None:

@@ -28,6 +28,8 @@ from medsr.data.volume import Volume
 from medsr.errors import ConfigError
 
 _SCANS: dict[tuple[Any, ...], tuple[Volume, Volume | None]] = {}
+#: ``fn(x, *, rng, spacing, state) -> x_lq`` on scanner units: a degradation that may use the voxel
+#: size ``(sd, sh, sw)`` and the volume's intensity-normalisation state.
 Degrader = Callable[..., np.ndarray]
 
 
@@ -94,6 +96,7 @@ class Subject:
         lq: Low-quality realizations ``(1, D/sd, H/sh, W/sw)`` in scanner units (may be empty).
         state: Intensity normalisation state (computed on ``hq``).
         fg: Flat foreground indices into ``hq[0]``.
+        spacing: Voxel size ``(sd, sh, sw)`` of ``hq`` (after the reorientation).
     """
 
     name: str
@@ -101,6 +104,7 @@ class Subject:
     lq: list[np.ndarray] = field(default_factory=list)
     state: dict[str, float] = field(default_factory=dict)
     fg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 def prepare_subject(
@@ -124,9 +128,11 @@ def prepare_subject(
         raise ConfigError(f"{name}: the trainer takes single-channel scans, got {hq.channels}")
     a = _crop(hq.array, region, name)
     b = None if lq is None else _crop(lq.array, _lq_region(region, scale), name)
+    spacing = list(hq.spacing)
     if slice_axis:
         a = np.moveaxis(a, 1 + slice_axis, 1)
         b = None if b is None else np.moveaxis(b, 1 + slice_axis, 1)
+        spacing.insert(0, spacing.pop(slice_axis))
     trim = tuple(slice(0, n - n % s) for n, s in zip(a.shape[1:], scale))
     a = np.ascontiguousarray(a[(slice(None), *trim)], dtype=np.float32)
     if min(a.shape[1:]) < 1:
@@ -140,7 +146,8 @@ def prepare_subject(
             raise ConfigError(f"{name}: paired LQ shape {b.shape[1:]} != HQ shape / scale = {want}")
         lqs.append(b)
     fg = foreground_index(to_network(a[0], norm, state), threshold=fg_threshold)
-    return Subject(name=name, hq=a, lq=lqs, state=state, fg=fg)
+    sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
+    return Subject(name=name, hq=a, lq=lqs, state=state, fg=fg, spacing=sp)
 
 
 def _crop(a: np.ndarray, region: Sequence[Sequence[int]] | None, name: str) -> np.ndarray:
@@ -162,7 +169,14 @@ def _lq_region(
 
 
 def degrade_checked(
-    degrader: Degrader, x: np.ndarray, *, rng: np.random.Generator, scale: Sequence[int], what: str
+    degrader: Degrader,
+    x: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    spacing: Sequence[float],
+    state: dict[str, float],
+    scale: Sequence[int],
+    what: str,
 ) -> np.ndarray:
     """Run a degradation and check that the output grid is the input grid divided by the scale.
 
@@ -170,7 +184,7 @@ def degrade_checked(
         ConfigError: When the shapes do not match (e.g. a k-space truncation that keeps the grid
             while the task's scale is not 1).
     """
-    out = np.asarray(degrader(x, rng=rng), dtype=np.float32)
+    out = np.asarray(degrader(x, rng=rng, spacing=tuple(spacing), state=state), dtype=np.float32)
     want = (*x.shape[:-3], *(n // s for n, s in zip(x.shape[-3:], scale)))
     if out.shape != want:
         raise ConfigError(
@@ -190,7 +204,7 @@ class PatchDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         spatial_dims: 2 (crops are single slices) or 3.
         scale: Per-axis scale ``(sd, sh, sw)``.
         patch: High-quality crop size (``spatial_dims`` values).
-        degrader: ``fn(x, rng=...)`` applied to every crop when the subjects carry no cached
+        degrader: ``fn(x, rng=..., spacing=..., state=...)`` applied to every crop when the subjects carry no cached
             low-quality realization; None otherwise.
         p_fg: Probability of a foreground-centred crop.
         flip: Random flips.
@@ -259,9 +273,13 @@ class PatchDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         subj = subjects[int(rng.integers(len(subjects)))]
         k = int(rng.integers(max(1, len(subj.lq))))
         start = crop_start(
-            rng, shape=subj.hq.shape[1:], patch=self.patch, align=self.scale, fg_index=subj.fg,
+            rng,
+            shape=subj.hq.shape[1:],
+            patch=self.patch,
+            align=self.scale,
+            fg_index=subj.fg,
             p_fg=self.p_fg,
-        )  # fmt: skip
+        )
         hq = subj.hq[(slice(None), *(slice(s, s + p) for s, p in zip(start, self.patch)))]
         child = np.random.default_rng(rng.integers(2**63))
         if not want_lq:
@@ -273,7 +291,15 @@ class PatchDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
             lq = subj.lq[k][(slice(None), *window)]
         else:
             assert self.degrader is not None
-            lq = degrade_checked(self.degrader, hq, rng=child, scale=self.scale, what=subj.name)
+            lq = degrade_checked(
+                self.degrader,
+                hq,
+                rng=child,
+                spacing=subj.spacing,
+                state=subj.state,
+                scale=self.scale,
+                what=subj.name,
+            )
         lq, hq = to_network(lq, self.norm, subj.state), to_network(hq, self.norm, subj.state)
         lq, hq = augment(rng, [lq, hq], spatial_dims=3, flip=self.flip, rot90=self.rot90)
         return lq, hq

@@ -130,13 +130,13 @@ def crop_start(
     if use_fg:
         flat = fg_index[min(int(u[0] * fg_index.size), fg_index.size - 1)]
         centre = np.unravel_index(int(flat), tuple(shape))
-        starts = [c - p // 2 for c, p in zip(centre, patch)]
+        starts = [int(c) - int(p) // 2 for c, p in zip(centre, patch)]
     else:
         starts = [int(ui * (n - p + 1)) for ui, n, p in zip(u, shape, patch)]
-    out = []
+    out: list[int] = []
     for s, n, p, a in zip(starts, shape, patch, align):
-        s = min(max(int(s), 0), n - p)
-        out.append(s - s % a)
+        s = min(max(s, 0), int(n) - int(p))
+        out.append(s - s % int(a))
     return tuple(out)
 
 

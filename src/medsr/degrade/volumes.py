@@ -37,7 +37,16 @@ from medsr.errors import ConfigError
 
 
 def on_new_grid(volume: Volume, array: np.ndarray, affine: np.ndarray) -> Volume:
-    """``volume`` with a new array and affine; spacing is recomputed from the affine."""
+    """``volume`` with a new array and affine; spacing is recomputed from the affine.
+
+    Args:
+        volume: The source volume (modality, unit and metadata are kept).
+        array: The new ``(C, D, H, W)`` array.
+        affine: Its 4x4 voxel-to-world matrix.
+
+    Returns:
+        The new volume.
+    """
     aff = np.asarray(affine, dtype=np.float64)
     return dataclasses.replace(
         volume,
@@ -92,7 +101,15 @@ def truncate_kspace_volume(
 
 
 def gaussian_kspace_filter_volume(volume: Volume, *, sigma: float | Sequence[float]) -> Volume:
-    """Gaussian k-space filter (``sigma`` as a fraction of the k-space extent) on the same grid."""
+    """Gaussian k-space filter on the same grid (magnitude output).
+
+    Args:
+        volume: Input volume.
+        sigma: Per ``(D, H, W)`` (or one for all), a fraction of the k-space extent; ``inf`` skips.
+
+    Returns:
+        The filtered volume, same geometry.
+    """
     return volume.with_array(gaussian_kspace_filter(volume.array, spatial_dims=3, sigma=sigma))
 
 
@@ -104,6 +121,15 @@ def downsample_volume(
     remainder: Remainder = "crop",
 ) -> Volume:
     """Anti-aliased downsampling by integer factors; spacing ``* f``, first voxel's outer edge kept.
+
+    Args:
+        volume: Input volume.
+        factor: Integer factor per ``(D, H, W)`` (or one for all).
+        method: ``"area"`` (block mean) or ``"bicubic"`` (antialiased cubic).
+        remainder: ``"crop"`` or ``"pad"`` for axes not divisible by their factor.
+
+    Returns:
+        The downsampled volume with the affine of :func:`~medsr.data.geometry.rescale_affine`.
 
     Raises:
         ConfigError: For an unknown method or bad factors.
@@ -121,7 +147,19 @@ def downsample_volume(
 def decimate_volume(
     volume: Volume, *, factor: int | Sequence[int], offset: int | Sequence[int] = 0
 ) -> Volume:
-    """Nearest decimation; output voxel ``j`` sits exactly where input voxel ``offset + j f`` was."""
+    """Nearest decimation; output voxel ``j`` sits exactly where input voxel ``offset + j f`` was.
+
+    Args:
+        volume: Input volume.
+        factor: Integer factor per ``(D, H, W)`` (or one for all).
+        offset: First kept voxel per axis (or one for all), ``0 <= offset < factor``.
+
+    Returns:
+        The decimated volume; spacing ``* f``.
+
+    Raises:
+        ConfigError: For bad factors or offsets.
+    """
     f = int_factors(factor, 3)
     off = decimation_offsets(offset, f)
     arr = decimate(volume.array, spatial_dims=3, factor=f, offset=off)
@@ -187,7 +225,17 @@ def add_noise_volume(
     sigma: float = 0.0,
     gain: float = 0.0,
 ) -> Volume:
-    """Image-domain noise on the same grid (``gain`` is used by ``poisson-gaussian`` only).
+    """Image-domain noise on the same grid (see :mod:`medsr.degrade.noise`).
+
+    Args:
+        volume: Input volume.
+        rng: Generator for the noise.
+        model: ``"gaussian"``, ``"rician"`` or ``"poisson-gaussian"``.
+        sigma: Gaussian standard deviation in intensity units.
+        gain: Intensity per count (``poisson-gaussian`` only).
+
+    Returns:
+        The noisy volume, same geometry.
 
     Raises:
         ConfigError: For an unknown model or bad parameters.
@@ -219,6 +267,21 @@ def lowdose_ct_volume(
     min_count: float = 1.0,
 ) -> Volume:
     """Low-dose CT simulation slice by slice in the ``(H, W)`` plane (see :mod:`medsr.degrade.ct`).
+
+    Args:
+        volume: Full-dose CT volume in HU with square in-plane pixels.
+        rng: Generator for the photon and electronic noise.
+        dose: Dose fraction.
+        i0: Photons per ray at full dose (``inf``: noise-free).
+        sigma_e: Electronic noise standard deviation in counts.
+        views: Projection angles over 180 degrees.
+        detectors: Detector bins (default covers the diagonal).
+        filter: FBP filter.
+        mode: ``"inject"`` or ``"reconstruct"``.
+        min_count: Clamp for the counts before the log.
+
+    Returns:
+        The simulated low-dose volume, same geometry, in HU.
 
     Raises:
         ConfigError: If the volume is not in HU or its in-plane pixels are not square.

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -86,6 +87,11 @@ def _axes(out_shape: Sequence[int], meas_shape: Sequence[int], keep: Sequence[in
     return axes
 
 
+def _sel(index: Sequence[np.ndarray]) -> Any:
+    """``arr[_sel(idx)]``: the sub-grid ``np.ix_(*idx)`` of the trailing axes."""
+    return (Ellipsis, *np.ix_(*index))
+
+
 def _outer(vectors: Sequence[np.ndarray], lead: int) -> np.ndarray:
     out = np.ones((1,) * lead, dtype=vectors[0].dtype)
     for v in vectors:
@@ -94,8 +100,8 @@ def _outer(vectors: Sequence[np.ndarray], lead: int) -> np.ndarray:
 
 
 def _error(spec_out: np.ndarray, meas: np.ndarray, axes: list[_Axis], lead: int) -> float:
-    sel_out = spec_out[(Ellipsis, *np.ix_(*(a.pos_out for a in axes)))]
-    sel_meas = meas[(Ellipsis, *np.ix_(*(a.pos_meas for a in axes)))]
+    sel_out = spec_out[_sel([a.pos_out for a in axes])]
+    sel_meas = meas[_sel([a.pos_meas for a in axes])]
     pred = sel_out * _outer([a.weight for a in axes], lead)
     denom = float(np.linalg.norm(sel_meas))
     return float(np.linalg.norm(pred - sel_meas)) / (denom if denom > 0 else 1.0)
@@ -175,8 +181,8 @@ def apply_data_consistency(
     meas = np.fft.fftn(meas_img.astype(np.float64), axes=fft_axes)
     spec = np.fft.fftn(out.astype(np.float64), axes=fft_axes)
     before = _error(spec, meas, axes, lead)
-    idx_out = (Ellipsis, *np.ix_(*(a.pos_out for a in axes)))
-    idx_meas = (Ellipsis, *np.ix_(*(a.pos_meas for a in axes)))
+    idx_out = _sel([a.pos_out for a in axes])
+    idx_meas = _sel([a.pos_meas for a in axes])
     spec[idx_out] = meas[idx_meas] / _outer([a.weight for a in axes], lead)
     del meas
     # Mirror of the measured set that is not measured itself (even M): conjugate partner.
@@ -184,7 +190,7 @@ def apply_data_consistency(
     if any(not np.array_equal(a.band, a.band[p]) for a, p in zip(axes, neg, strict=True)):
         inside = _outer([a.band for a in axes], 0)
         mirror = _outer([a.band[p] for a, p in zip(axes, neg, strict=True)], 0) & ~inside
-        flipped = np.conj(spec[(Ellipsis, *np.ix_(*neg))])
+        flipped = np.conj(spec[_sel(neg)])
         spec[..., mirror] = flipped[..., mirror]
         del flipped
     result = np.fft.ifftn(spec, axes=fft_axes).real.astype(np.float32)

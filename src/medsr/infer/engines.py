@@ -56,7 +56,7 @@ def load_engine(
 
         ckpt = load_checkpoint(p)
         source = {
-            "checkpoint": str(p),
+            "checkpoint": str(p.resolve()),
             "sha256": sha256_file(p),
             "engine": "torch",
             "medsr_version": ckpt.medsr_version,

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +142,7 @@ def enhance_files(
 
     from medsr.infer.consistency import apply_data_consistency
     from medsr.infer.engines import load_engine
-    from medsr.infer.predictor import Predictor
+    from medsr.infer.predictor import ModalityWarning, Predictor
     from medsr.io import read_volume
     from medsr.io.atomic import atomic_path
     from medsr.io.dispatch import extension
@@ -187,7 +188,9 @@ def enhance_files(
         vol = read_volume(job.source, modality=opt.modality)
         if opt.modality is not None:
             vol.meta["modality_given"] = True
-        result = predictor(vol, force=opt.force)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ModalityWarning)  # recorded in the sidecar instead
+            result = predictor(vol, force=opt.force)
         record = _record(job, vol, result, spec, predictor)
         if opt.data_consistency:
             fixed, report = apply_data_consistency(

@@ -80,7 +80,7 @@ def _export_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Pat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # jit deprecation and tracer warnings on shape checks
         traced = torch.jit.trace(model, example, check_trace=False)
-    torch.jit.save(traced, str(path))
+        torch.jit.save(traced, str(path))
 
 
 def _run_torchscript(path: Path, x: torch.Tensor) -> np.ndarray:
@@ -145,7 +145,7 @@ def export_model(
                 scale=spec.net_scale,
             )  # fmt: skip
     source = {
-        "checkpoint": str(Path(checkpoint)),
+        "checkpoint": str(Path(checkpoint).resolve()),
         "sha256": sha256_file(checkpoint),
         "medsr_version": ckpt.medsr_version,
         "torch_version": ckpt.torch_version,

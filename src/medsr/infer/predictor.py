@@ -41,12 +41,14 @@ class ModalityWarning(UserWarning):
 
 
 def known_modality(volume: Volume) -> str | None:
-    """The volume's modality when its file records one (DICOM, InVesalius, paired CT, or set by
-    the caller in ``meta["modality_given"]``); None for formats that carry none (NIfTI, NPY, PNG)."""
+    """The volume's modality when its file records one (DICOM, InVesalius, fastMRI, paired-CT
+    arrays, or set by the caller in ``meta["modality_given"]``); None for formats that carry none
+    (NIfTI, plain NPY, PNG)."""
     meta = volume.meta
     if meta.get("modality_given") or "Modality" in meta:
         return volume.modality
-    if str(meta.get("reader", "")) in ("inv3", "paired_ct", "dicom", "dicom_series", "dicom_zip"):
+    readers = ("inv3", "paired_ct", "dicom", "dicom_series", "dicom_zip", "fastmri_hdf5")
+    if str(meta.get("reader", "")) in readers or meta.get("key") in ("f_nd", "f_qd"):
         return volume.modality
     return None
 
@@ -82,6 +84,9 @@ class Predictor:
         accumulate_dtype: Blended accumulator dtype: float64 (exact identity) or float32
             (half the accumulator memory).
         channels_last: Run in channels-last memory format; ``None``: for 2D modules on the CPU.
+        fold_bn: Fold ``conv -> batch norm`` pairs of a module into the convolutions (a copy is
+            rewritten; see :mod:`medsr.infer.optimize`).
+        compile: Run a module through :func:`torch.compile` (slow start, faster windows).
 
     Raises:
         ConfigError: For bad options (exact mode with an engine whose halo is unknown, ...).
@@ -103,6 +108,8 @@ class Predictor:
         amp_dtype: torch.dtype | None = None,
         accumulate_dtype: torch.dtype = torch.float64,
         channels_last: bool | None = None,
+        fold_bn: bool = True,
+        compile: bool = False,
     ) -> None:
         if axis not in (0, 1, 2):
             raise ConfigError(f"axis must be 0 (D), 1 (H) or 2 (W), got {axis!r}")
@@ -121,14 +128,20 @@ class Predictor:
         self.amp_dtype = amp_dtype
         self.accumulate_dtype = accumulate_dtype
         nd = spec.spatial_dims
+        self.module: nn.Module | None = None
         if isinstance(net, nn.Module):
-            net = net.eval().to(self.device)
+            from medsr.infer.optimize import prepare_for_inference
+
+            self.module = net.eval()  # the caller's module, unmodified (halo measurement)
             if channels_last is None:
                 channels_last = nd == 2 and self.device.type == "cpu"
-            if channels_last:
-                net = net.to(memory_format=_memory_format(nd))
+            net = prepare_for_inference(
+                net, device=self.device, fold_bn=fold_bn, channels_last=channels_last,
+                compile=compile,
+            )  # fmt: skip
         self.channels_last = bool(channels_last)
-        self.module = net if isinstance(net, nn.Module) else None
+        self.fold_bn = fold_bn and self.module is not None
+        self.compiled = compile and self.module is not None
         self.net = net
         self.halo: tuple[int, ...] | None = None
         if exact:
@@ -301,6 +314,8 @@ class Predictor:
             "amp_dtype": None if self.amp_dtype is None else str(self.amp_dtype).split(".")[-1],
             "accumulate_dtype": str(self.accumulate_dtype).split(".")[-1],
             "channels_last": self.channels_last,
+            "fold_bn": self.fold_bn,
+            "compile": self.compiled,
         }
 
 

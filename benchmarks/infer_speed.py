@@ -1,0 +1,247 @@
+"""Inference speed: medsr's sliding window vs MONAI's, attained GFLOP/s vs peak, bf16 accuracy.
+
+Run ``python benchmarks/infer_speed.py [--quick] [--out results.json]``; results go into the
+"Inference" section of ``docs/BENCHMARKS.md``. CPU only (threads: all cores).
+
+Per case (same network, window, overlap 0.25, Gaussian blending sigma 0.125, 4 windows per call):
+
+* ``monai``: ``monai.inferers.sliding_window_inference`` with the plain module;
+* ``medsr-swi``: :func:`medsr.infer.sliding_window.sliding_window_inference`, the same module;
+* ``medsr``: :class:`medsr.infer.Predictor` (its default path: batch norms folded into the
+  convolutions, channels-last for 2D, inference mode);
+* ``medsr-exact``: Predictor in exact mode (halo from the measured receptive field);
+* ``medsr-bf16``: Predictor under bfloat16 autocast.
+
+Methods are interleaved and repeated; the best time counts (the machine may be shared). Seam
+error is measured against one full-volume fp32 pass of the plain module: max and RMS absolute
+difference divided by the full pass's max. GFLOP/s counts the FLOPs actually executed (every
+window, overlaps included; convolutions only, from ``torch.utils.flop_counter``).
+
+bf16 accuracy on fitted models, in the data's units, is ``benchmarks/infer_bf16.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from medsr.data.intensity import IntensityNorm
+from medsr.infer import Predictor, exact_halo, sliding_window_inference
+from medsr.infer.spec import ModelSpec
+from medsr.models.analysis import flops_per_output_voxel
+from medsr.models.generators import GENERATORS
+
+
+def peak_gflops(reps: int) -> dict[str, float]:
+    """Best GFLOP/s of a large fp32 matmul and of large 2D/3D convolutions."""
+    out: dict[str, float] = {}
+    a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
+    x2, w2 = torch.randn(8, 64, 128, 128), torch.randn(64, 64, 3, 3)
+    x3, w3 = torch.randn(1, 64, 40, 40, 40), torch.randn(64, 64, 3, 3, 3)
+    jobs: dict[str, tuple[Callable[[], Any], float]] = {
+        "matmul_4096": (lambda: a @ b, 2 * 4096**3),
+        "conv2d_64x64": (
+            lambda: torch.nn.functional.conv2d(x2, w2, padding=1),
+            2 * 8 * 64 * 64 * 9 * 128 * 128,
+        ),
+        "conv3d_64x64": (
+            lambda: torch.nn.functional.conv3d(x3, w3, padding=1),
+            2 * 64 * 64 * 27 * 40**3,
+        ),
+    }
+    with torch.inference_mode():
+        for name, (fn, flops) in jobs.items():
+            fn()
+            best = min(_timed(fn) for _ in range(reps))
+            out[name] = flops / best / 1e9
+    return out
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+class _Counter:
+    """Wraps a network; counts output voxels it produced (to compute executed FLOPs)."""
+
+    def __init__(self, net: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        self.net, self.voxels = net, 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(x)
+        self.voxels += y.shape[0] * math.prod(y.shape[2:])
+        return y
+
+
+def _volume(name: str, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, str]:
+    """A crop of a real scan (normalised to ~[0, 1]) or random data if it is not installed."""
+    try:
+        from medsr.data import catalogue
+
+        vol = catalogue.load(name).array[0]
+        c = [(n - s) // 2 for n, s in zip(vol.shape, shape)]
+        crop = vol[c[0] : c[0] + shape[0], c[1] : c[1] + shape[1], c[2] : c[2] + shape[2]]
+        crop = crop / max(float(np.percentile(crop, 99.5)), 1e-6)
+        return np.ascontiguousarray(crop, dtype=np.float32), name
+    except Exception as exc:
+        rng = np.random.default_rng(seed)
+        return rng.random(shape, dtype=np.float32), f"random ({type(exc).__name__})"
+
+
+def run_case(case: dict[str, Any], reps: int, peak: float) -> dict[str, Any]:
+    """Time every method on one case; returns throughput, GFLOP/s and seam errors."""
+    torch.manual_seed(0)
+    model = GENERATORS.build(case["model"], **case["kwargs"]).eval()
+    nd = int(case["kwargs"].get("spatial_dims", 3))
+    scale = model.scale  # type: ignore[attr-defined]
+    vol, source = _volume("mni152_2009a", case["volume"])
+    x = torch.from_numpy(vol)[:, None] if nd == 2 else torch.from_numpy(vol)[None, None]
+    win = case["window"]
+    spec = ModelSpec(
+        name=case["model"], spatial_dims=nd, scale=(1, *scale) if nd == 2 else scale,
+        modality="MR", intensity=IntensityNorm(kind="minmax"),
+    )  # fmt: skip
+    flops_vox = flops_per_output_voxel(model, (1, 1, *([win] * nd)))
+    halo = exact_halo(model, spatial_dims=nd, in_channels=1, scale=scale)
+    with torch.inference_mode():
+        full = model(x)
+    ref = float(full.abs().max())
+    common = {"window": win, "overlap": 0.25, "blend": "gaussian", "batch_size": 4}
+
+    def monai(counter: _Counter) -> torch.Tensor:
+        from monai.inferers import sliding_window_inference as monai_swi
+
+        return monai_swi(
+            x, [win] * nd, 4, counter, overlap=0.25, mode="gaussian", sigma_scale=0.125
+        )  # type: ignore[return-value]
+
+    def swi(counter: _Counter) -> torch.Tensor:
+        return sliding_window_inference(x, counter, scale=scale, **common)  # type: ignore[arg-type]
+
+    predictors = {
+        "medsr": Predictor(model, spec=spec, **common),  # type: ignore[arg-type]
+        "medsr-exact": Predictor(model, spec=spec, exact=True, halo=halo, window=win, batch_size=4),
+        "medsr-bf16": Predictor(model, spec=spec, amp_dtype=torch.bfloat16, **common),  # type: ignore[arg-type]
+    }
+
+    def via(p: Predictor) -> Callable[[_Counter], torch.Tensor]:
+        base = p.net
+
+        def go(counter: _Counter) -> torch.Tensor:
+            counter.net, p.net = base, counter
+            try:
+                arr = x[:, 0].numpy()[None] if nd == 2 else x[0].numpy()
+                out = torch.from_numpy(p.run_array(arr))
+                return out[0][:, None] if nd == 2 else out[None]
+            finally:
+                p.net = base
+
+        return go
+
+    methods: dict[str, Callable[[_Counter], torch.Tensor]] = {"monai": monai, "medsr-swi": swi}
+    methods.update({k: via(p) for k, p in predictors.items()})
+    times: dict[str, list[float]] = {k: [] for k in methods}
+    results: dict[str, Any] = {}
+    for rep in range(reps):
+        for name, fn in methods.items():
+            counter = _Counter(model)
+            with torch.inference_mode():
+                t = time.perf_counter()
+                y = fn(counter)
+                times[name].append(time.perf_counter() - t)
+            if rep == 0:
+                diff = (y - full).abs()
+                results[name] = {
+                    "seam_max_rel": float(diff.max()) / ref,
+                    "seam_rms_rel": float(diff.pow(2).mean().sqrt()) / ref,
+                    "windows_voxels": counter.voxels,
+                }
+    out_vox = full.shape[0] * math.prod(full.shape[2:])
+    for name in methods:
+        best = min(times[name])
+        gflops = results[name]["windows_voxels"] * flops_vox / best / 1e9
+        results[name].update(
+            seconds=best,
+            out_voxels_per_s=out_vox / best,
+            gflops=gflops,
+            pct_peak=100 * gflops / peak,
+            speedup_vs_monai=min(times["monai"]) / best,
+        )
+    return {
+        "case": case["label"], "input": list(x.shape), "window": win, "halo": list(halo),
+        "data": source, "flops_per_output_voxel": flops_vox, "methods": results,
+    }  # fmt: skip
+
+
+CASES = [
+    {
+        "label": "mDCSRN 3D same grid (paper width)",
+        "model": "mdcsrn", "kwargs": {}, "volume": (64, 64, 64), "window": 32,
+    },
+    {
+        "label": "SRResNet x2 2D slices (paper width)",
+        "model": "srresnet", "kwargs": {"spatial_dims": 2, "scale": 2},
+        "volume": (8, 128, 128), "window": 64,
+    },
+    {
+        "label": "SRResNet x2 3D (F=32, 4 blocks, 3^3 outer kernels)",
+        "model": "srresnet",
+        "kwargs": {"spatial_dims": 3, "scale": 2, "features": 32, "num_blocks": 4,
+                   "outer_kernel_size": 3},
+        "volume": (40, 40, 40), "window": 20,
+    },
+]  # fmt: skip
+
+
+def _quick(case: dict[str, Any]) -> dict[str, Any]:
+    """Half the window and the volume (2D: the in-plane size only)."""
+    c = dict(case)
+    d, h, w = case["volume"]
+    c["volume"] = (d if case["kwargs"].get("spatial_dims") == 2 else d // 2, h // 2, w // 2)
+    c["window"] = case["window"] // 2
+    return c
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="half-size volumes, 2 repetitions")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", default=None, help="write the results as JSON")
+    args = parser.parse_args()
+    reps = 2 if args.quick else args.reps
+    report: dict[str, Any] = {
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+        "load_before": os.getloadavg(),
+    }  # fmt: skip
+    report["peak_gflops"] = peak_gflops(reps)
+    peak = max(report["peak_gflops"].values())
+    print("peak GFLOP/s:", {k: round(v, 1) for k, v in report["peak_gflops"].items()})
+    report["cases"] = []
+    for case in CASES:
+        res = run_case(_quick(case) if args.quick else case, reps, peak)
+        report["cases"].append(res)
+        print(f"\n{res['case']}  input {res['input']} window {res['window']} halo {res['halo']}")
+        for name, m in res["methods"].items():
+            print(
+                f"  {name:12s} {m['out_voxels_per_s'] / 1e3:9.1f} kvox/s  x{m['speedup_vs_monai']:.2f}"
+                f"  {m['gflops']:6.1f} GFLOP/s ({m['pct_peak']:4.1f}% peak)"
+                f"  seam max {m['seam_max_rel']:.2e} rms {m['seam_rms_rel']:.2e}"
+            )
+    report["load_after"] = os.getloadavg()
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The run folder: where everything a run writes lives, and how checkpoints rotate.
+
+::
+
+    RUN_DIR/
+      config.yaml            resolved config (what ran)
+      log.jsonl              every step's scalars and every event
+      checkpoints/ckpt_XXXXXXXX.pt   last K training checkpoints (with train_state)
+      best.pt                best validation checkpoint (inference only)
+      model.pt               final weights (inference only; EMA weights when EMA is on)
+      samples/step_XXXXXXXX.png      validation panels: input | prediction | reference
+      summary.json           end-of-run summary
+      tensorboard/           when TensorBoard is installed
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from medsr.errors import ConfigError
+
+_CKPT = re.compile(r"^ckpt_(\d{8})\.pt$")
+
+#: Config keys a resumed run may change (they do not change the trained weights).
+RESUMABLE_CHANGES = (
+    "train.steps",
+    "train.log_every",
+    "train.device",
+    "data.workers",
+    "val.every",
+    "val.panels",
+    "checkpoint.every",
+    "checkpoint.keep_last",
+)
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return run_dir / "checkpoints"
+
+
+def checkpoint_path(run_dir: Path, step: int) -> Path:
+    return checkpoint_dir(run_dir) / f"ckpt_{step:08d}.pt"
+
+
+def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of the training checkpoints, oldest first."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.iterdir():
+        m = _CKPT.match(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> Path:
+    """The newest training checkpoint.
+
+    Raises:
+        ConfigError: When the folder holds none.
+    """
+    found = checkpoints(run_dir)
+    if not found:
+        raise ConfigError(f"{run_dir}: no checkpoints/ckpt_*.pt to resume from")
+    return found[-1][1]
+
+
+def rotate(run_dir: Path, *, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest training checkpoints; returns the deleted paths."""
+    found = checkpoints(run_dir)
+    doomed = [p for _, p in found[: max(0, len(found) - keep)]]
+    for p in doomed:
+        p.unlink(missing_ok=True)
+    return doomed
+
+
+def prepare_new(run_dir: Path) -> None:
+    """Create the folder for a new run.
+
+    Raises:
+        ConfigError: When it already holds a run (resume it with --resume or pick --out).
+    """
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise ConfigError(
+            f"{run_dir} already exists and is not empty; resume it with --resume {run_dir} or "
+            "choose another --out"
+        )
+    for sub in (run_dir, checkpoint_dir(run_dir), run_dir / "samples"):
+        sub.mkdir(parents=True, exist_ok=True)
+
+
+def check_resume_config(stored: dict[str, Any], given: dict[str, Any]) -> None:
+    """Refuse a resume whose config changes anything beyond :data:`RESUMABLE_CHANGES`.
+
+    Raises:
+        ConfigError: Listing the changed keys.
+    """
+    from medsr.config.load import diff_plain
+
+    changed = [k for k in diff_plain(stored, given) if k not in RESUMABLE_CHANGES]
+    if changed:
+        raise ConfigError(
+            f"the config differs from the run's in {changed}; a resumed run may only change "
+            f"{list(RESUMABLE_CHANGES)}. Start a new run (--out) to change the others"
+        )
