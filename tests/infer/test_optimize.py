@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from medsr.infer.optimize import fold_batchnorm, prepare_for_inference
+from medsr.infer.optimize import BufferedMDCSRN, fold_batchnorm, prepare_for_inference
 
 from ._models import MDCSRN_KW, SRRESNET2D_KW, build
 
@@ -25,3 +26,18 @@ def test_batchnorm_folding_keeps_the_function() -> None:
 def test_preactivation_batchnorm_is_left_alone() -> None:
     model = build("mdcsrn", MDCSRN_KW)
     assert fold_batchnorm(model) == 0  # BN -> ELU -> conv cannot be folded
+
+
+@pytest.mark.parametrize(
+    "kwargs", [MDCSRN_KW, {"growth": 3, "num_blocks": 3, "num_units": 2, "scale": (1, 2, 1)}]
+)
+def test_buffered_mdcsrn_equals_the_model(kwargs: dict) -> None:  # type: ignore[type-arg]
+    model = build("mdcsrn", kwargs)
+    fast = prepare_for_inference(model)
+    assert isinstance(fast, BufferedMDCSRN)
+    x = torch.rand(2, 1, 7, 9, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(fast(x[:1]), model(x[:1]))  # batch 1: bit-identical
+        torch.testing.assert_close(fast(x), model(x), rtol=1e-6, atol=1e-6)  # strided reads
+    with pytest.raises(ValueError, match="MDCSRN"):
+        fast(torch.rand(1, 2, 4, 4, 4))

@@ -1,4 +1,4 @@
-"""Inference-only rewrites of a model that keep its function: batch-norm folding, memory layout.
+"""Inference-only rewrites of a model that keep its function: batch-norm folding, buffers, layout.
 
 :func:`prepare_for_inference` works on a copy (the caller's module is never modified):
 
@@ -8,6 +8,12 @@
   float rounding (about 1e-7 relative) and saves one memory-bound pass per folded pair. A batch
   norm that precedes its convolution (mDCSRN's pre-activation ``BN -> ELU -> conv``) cannot be
   folded and is left alone.
+* **concatenation-free mDCSRN**: mDCSRN concatenates its growing feature list at every dense
+  unit and every compressor (a third of its CPU time). :class:`BufferedMDCSRN` runs the same
+  modules writing every feature map once into one preallocated buffer laid out as the final
+  concatenation ``[stem | h_1, u_11 .. u_1n | h_2, u_21 .. | ...]``; each unit and compressor
+  reads a channel range of it. Same operations in the same order: bit-identical for one window
+  per call, within float rounding (~1e-7) for batches (the strided reads change kernel paths).
 * **channels-last** memory format (NHWC / NDHWC), which oneDNN convolutions prefer on CPUs for 2D.
 * optionally :func:`torch.compile` (fuses element-wise chains and concatenations; compiling takes
   tens of seconds per window shape, so it pays off only on large volumes).
@@ -72,11 +78,56 @@ def fold_batchnorm(model: nn.Module) -> int:
     return folded
 
 
+class BufferedMDCSRN(nn.Module):
+    """An :class:`~medsr.models.generators.mdcsrn.MDCSRN` evaluated without concatenations.
+
+    Args:
+        model: The mDCSRN whose modules are used (shared, not copied).
+
+    Shape:
+        Same as the wrapped model.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from medsr.nn.validation import check_input
+
+        m: Any = self.model
+        check_input(x, model="MDCSRN", spatial_dims=m.spatial_dims, in_channels=m.in_channels)
+        width = m.stem.out_channels
+        stem = m.stem(x)  # its dtype (bf16 under autocast) is the features' dtype
+        buf = stem.new_empty((x.shape[0], m.reconstruction.in_channels, *x.shape[2:]))
+        buf[:, :width] = stem
+        start = width  # first channel of the current block: [h_i, u_i1, ...]
+        buf[:, start : start + width] = buf[:, :width]  # block 1 input is the stem output
+        for index, block in enumerate(m.blocks):
+            end = start + width
+            for unit in block.units:
+                y = unit(buf[:, start:end])
+                buf[:, end : end + y.shape[1]] = y
+                end += y.shape[1]
+            if index < len(m.compressors):
+                buf[:, end : end + width] = m.compressors[index](buf[:, :end])
+                start = end
+        return m.shuffle(m.reconstruction(buf))
+
+
+def buffer_concatenations(model: nn.Module) -> nn.Module:
+    """``model`` wrapped in :class:`BufferedMDCSRN` when it is an mDCSRN, else unchanged."""
+    from medsr.models.generators.mdcsrn import MDCSRN
+
+    return BufferedMDCSRN(model) if type(model) is MDCSRN else model
+
+
 def prepare_for_inference(
     model: nn.Module,
     *,
     device: torch.device | str = "cpu",
     fold_bn: bool = True,
+    buffered: bool = True,
     channels_last: bool = False,
     compile: bool = False,
 ) -> nn.Module:
@@ -86,6 +137,7 @@ def prepare_for_inference(
         model: The network (not modified).
         device: Where it will run.
         fold_bn: Fold ``conv -> BN`` pairs (see :func:`fold_batchnorm`).
+        buffered: Evaluate an mDCSRN without concatenations (see :class:`BufferedMDCSRN`).
         channels_last: Convert parameters to the channels-last memory format.
         compile: Wrap the copy in :func:`torch.compile`.
 
@@ -95,6 +147,8 @@ def prepare_for_inference(
     net = copy.deepcopy(model).eval().to(device)
     if fold_bn:
         fold_batchnorm(net)
+    if buffered:
+        net = buffer_concatenations(net)
     if channels_last:
         dims = max((m.weight.ndim - 2 for m in net.modules() if isinstance(m, _CONV)), default=2)
         fmt = torch.channels_last_3d if dims == 3 else torch.channels_last
