@@ -1,7 +1,10 @@
 """Inference speed: medsr's sliding window vs MONAI's, attained GFLOP/s vs peak, bf16 accuracy.
 
-Run ``python benchmarks/infer_speed.py [--quick] [--out results.json]``; results go into the
-"Inference" section of ``docs/BENCHMARKS.md``. CPU only (threads: all cores).
+Run ``python benchmarks/infer_speed.py [--quick] [--threads N] [--out results.json]``; results go
+into the "Inference" section of ``docs/BENCHMARKS.md``. CPU only. One thread by default: on a
+machine whose cores other jobs also use, OpenMP threads spin at barriers while a sibling is
+descheduled and a two-thread run slows down by up to 10x, at random; one thread measures the
+methods, not the neighbours.
 
 Per case (same network, window, overlap 0.25, Gaussian blending sigma 0.125, 4 windows per call):
 
@@ -229,9 +232,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="half-size volumes, 2 repetitions")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--cases", nargs="+", type=int, help="indices of the cases to run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: OpenMP barriers spin badly when the cores are shared)",
+    )
     parser.add_argument("--out", default=None, help="write the results as JSON")
     args = parser.parse_args()
     reps = 2 if args.quick else args.reps
+    torch.set_num_threads(args.threads)
     report: dict[str, Any] = {
         "torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "load_before": os.getloadavg(),

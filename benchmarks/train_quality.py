@@ -5,7 +5,9 @@ Run ``python benchmarks/train_quality.py [--cases mdcsrn,dfgan,srrescycgan] [--t
 ``docs/BENCHMARKS.md``.
 
 Each case is the shipped recipe with CPU-sized overrides (listed below and in the output):
-smaller patches and batches, a few hundred steps, fewer training slices for CT. Validation
+smaller patches and batches, a few hundred steps, fewer training slices for CT, and a cheaper
+CT simulation with the recipe's photon budget (180 views at 2e5 photons per ray instead of 360
+at 1e5: the same quantum noise, half the projector work). Validation
 is on held-out subjects (DATA.md): pycortex S1 (``pip install --no-deps pycortex==1.4.0``) for
 brain MRI, and the two pydicom-data CT patients that are never trained on. Metrics come from
 the trainer's validation under each recipe's protocol (brain-mask for MRI, ct-window for CT);

@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("medsr: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the CLI turns errors into one line
+    except Exception as exc:  # the CLI turns every error into one line
         if args.debug:
             raise
         from medsr.errors import MedsrError

@@ -79,7 +79,7 @@ class Volume:
     @property
     def shape(self) -> tuple[int, int, int]:
         """Spatial shape ``(D, H, W)``."""
-        c, d, h, w = self.array.shape
+        _, d, h, w = self.array.shape
         return (d, h, w)
 
     @property
