@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--window", type=int, default=64)
     parser.add_argument("--engines", nargs="+", default=list(ENGINES), choices=ENGINES)
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     parser.add_argument("--out", default=None, help="write the results as JSON")
     parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -111,7 +112,7 @@ def main() -> None:
         print(json.dumps(child(args.child[0], args.child[1], args.size, args.window)))
         return
     results = []
-    for name in SCENARIOS:
+    for name in args.scenarios:
         for engine in args.engines:
             cmd = [sys.executable, __file__, "--child", name, engine, "--size", str(args.size),
                    "--window", str(args.window)]  # fmt: skip

@@ -61,11 +61,16 @@ def init_distributed(*, backend: str | None = None) -> DistInfo:
 
 
 def shutdown(info: DistInfo) -> None:
-    """Leave the process group."""
+    """Leave the process group once every rank is done.
+
+    The barrier matters: rank 0 still validates and writes checkpoints after the last step, and a
+    gloo peer torn down while the other side is busy can abort the process at exit (SIGABRT).
+    """
     if info.enabled:
         import torch.distributed as dist
 
         if dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
 
