@@ -55,6 +55,8 @@ def exact_halo(
         out: list[int] = []
         for axis in axes:
             size = probe_size or 32
+            # a cubic 3D probe grows as size^3: stop it at 128 (8 MB per channel in float64)
+            limit = top if axis is not None or spatial_dims == 2 else min(top, 128)
             while True:
                 try:
                     out.extend(
@@ -64,13 +66,13 @@ def exact_halo(
                     )
                     break
                 except _Truncated:
-                    if size >= top:
+                    if size >= limit:
                         raise MedsrError(
                             f"the receptive field of {type(model).__name__} reaches the border of "
                             f"a {size}-voxel probe (a global operation?); exact mode cannot tile "
                             "it: use blended mode"
                         ) from None
-                    size = min(2 * size, top)
+                    size = min(2 * size, limit)
         return out
 
     try:
