@@ -39,14 +39,18 @@ def _inputs(case: Case, seed: int = 0) -> list[torch.Tensor]:
 
 def check_contract(build: Callable[..., nn.Module], case: Case) -> None:
     """Run every contract check for one table row; raises AssertionError on failure."""
-    torch.manual_seed(0)  # the test owns the global RNG for parameter init; library code never reads it
+    torch.manual_seed(
+        0
+    )  # the test owns the global RNG for parameter init; library code never reads it
     model = build(**case.kwargs)
     xs = _inputs(case)
 
     # shape + finite gradients for every parameter
     model.train()
     out = model(*xs)
-    assert tuple(out.shape) == case.out_shape, f"{case.id}: output {tuple(out.shape)} != {case.out_shape}"
+    assert tuple(out.shape) == case.out_shape, (
+        f"{case.id}: output {tuple(out.shape)} != {case.out_shape}"
+    )
     assert torch.isfinite(out).all(), f"{case.id}: non-finite output"
     (out.float() ** 2).mean().backward()
     for pname, p in model.named_parameters():

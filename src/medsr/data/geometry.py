@@ -19,7 +19,9 @@ def spacing_from_affine(affine: np.ndarray) -> tuple[float, ...]:
     return tuple(float(v) for v in np.linalg.norm(a[:3, :3], axis=0))
 
 
-def affine_from_spacing(spacing: Sequence[float], origin: Sequence[float] | None = None) -> np.ndarray:
+def affine_from_spacing(
+    spacing: Sequence[float], origin: Sequence[float] | None = None
+) -> np.ndarray:
     """Diagonal affine for an axis-aligned grid (index axes d, h, w map to world x, y, z)."""
     a = np.eye(4)
     a[0, 0], a[1, 1], a[2, 2] = (float(s) for s in spacing)
