@@ -9,23 +9,11 @@ import pytest
 from scipy import ndimage
 
 from medsr.metrics.functional import mae, nrmse, psnr, ssim, ssim_map
+from tests.metrics._reference import sk_ssim
 
 skm = pytest.importorskip("skimage.metrics", reason="scikit-image is the reference")
 
 TOL = 1e-4
-
-
-def _sk_ssim(pred: np.ndarray, ref: np.ndarray, data_range: float) -> float:
-    return float(
-        skm.structural_similarity(
-            ref,
-            pred,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-            data_range=data_range,
-        )
-    )
 
 
 def _random_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
@@ -52,7 +40,7 @@ def _real_pairs(mni: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def test_ssim_psnr_nrmse_agree_with_skimage_on_random_images() -> None:
     for pred, ref in _random_pairs():
-        assert abs(ssim(pred, ref, data_range=1.0) - _sk_ssim(pred, ref, 1.0)) < TOL
+        assert abs(ssim(pred, ref, data_range=1.0) - sk_ssim(pred, ref, 1.0)) < TOL
         sk_psnr = skm.peak_signal_noise_ratio(ref, pred, data_range=1.0)
         assert abs(psnr(pred, ref, data_range=1.0) - sk_psnr) < TOL
         assert abs(nrmse(pred, ref) - skm.normalized_root_mse(ref, pred)) < TOL
@@ -62,7 +50,7 @@ def test_metrics_agree_with_skimage_on_mni_slices_and_crop(mni: np.ndarray) -> N
     for pred, ref in _real_pairs(mni):
         for data_range in (255.0, float(ref.max())):
             ours = ssim(pred, ref, data_range=data_range)
-            assert abs(ours - _sk_ssim(pred, ref, data_range)) < TOL
+            assert abs(ours - sk_ssim(pred, ref, data_range)) < TOL
             sk_psnr = skm.peak_signal_noise_ratio(ref, pred, data_range=data_range)
             assert abs(psnr(pred, ref, data_range=data_range) - sk_psnr) < TOL
         assert abs(nrmse(pred, ref) - skm.normalized_root_mse(ref, pred)) < TOL

@@ -11,21 +11,9 @@ from scipy import ndimage
 
 from medsr.metrics.functional import ssim
 from medsr.metrics.torch_ssim import ssim_torch
+from tests.metrics._reference import sk_ssim
 
 skm = pytest.importorskip("skimage.metrics", reason="scikit-image is the reference")
-
-
-def _sk(pred: np.ndarray, ref: np.ndarray, data_range: float) -> float:
-    return float(
-        skm.structural_similarity(
-            ref,
-            pred,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-            data_range=data_range,
-        )
-    )
 
 
 def _t(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
@@ -47,7 +35,7 @@ def test_agrees_with_skimage_random_and_mni(mni: np.ndarray, dtype: torch.dtype)
         dims: Literal[2, 3] = 2 if ref.ndim == 2 else 3
         got = ssim_torch(_t(pred, dtype), _t(ref, dtype), data_range=rng_val, spatial_dims=dims)
         assert got.dtype == dtype
-        assert abs(float(got) - _sk(pred, ref, rng_val)) < 1e-4
+        assert abs(float(got) - sk_ssim(pred, ref, rng_val)) < 1e-4
 
 
 def test_batch_channels_and_per_item_range() -> None:
