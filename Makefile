@@ -17,7 +17,7 @@ $(VENV)/bin/python:
 venv: $(VENV)/bin/python
 
 install: venv
-	$(PIP) install -q -e ".[data]"
+	$(PIP) install -q -e ".[data,classic]"
 
 install-dev: venv
 	$(PIP) install -q -e ".[dev]"
@@ -29,8 +29,8 @@ demo: install
 	$(VENV)/bin/medsr demo --out demo-output
 
 lint: install-dev
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/ruff format --check src tests benchmarks scripts
 
 typecheck: install-dev
 	$(VENV)/bin/mypy

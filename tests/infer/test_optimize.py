@@ -29,10 +29,17 @@ def test_preactivation_batchnorm_is_left_alone() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [MDCSRN_KW, {"growth": 3, "num_blocks": 3, "num_units": 2, "scale": (1, 2, 1)}]
+    "kwargs",
+    [
+        MDCSRN_KW,
+        {"growth": 3, "num_blocks": 3, "num_units": 2, "scale": (1, 2, 1)},
+        {**MDCSRN_KW, "residual": True},
+    ],
 )
 def test_buffered_mdcsrn_equals_the_model(kwargs: dict) -> None:  # type: ignore[type-arg]
     model = build("mdcsrn", kwargs)
+    with torch.no_grad():  # a trained reconstruction (a residual one starts at zero)
+        model.reconstruction.weight.normal_(0.0, 0.1, generator=torch.Generator().manual_seed(2))
     fast = prepare_for_inference(model)
     assert isinstance(fast, BufferedMDCSRN)
     x = torch.rand(2, 1, 7, 9, 8, generator=torch.Generator().manual_seed(1))

@@ -210,6 +210,24 @@ def test_mdcsrn_multilevel_layout() -> None:
     assert model.stem.out_channels == 32 and model.stem.bias is None
 
 
+def test_residual_mdcsrn_starts_as_the_identity(gen: torch.Generator) -> None:
+    model = MDCSRN(growth=4, num_blocks=2, num_units=2, residual=True)
+    plain = MDCSRN(growth=4, num_blocks=2, num_units=2)
+    assert _count("mdcsrn", residual=True) == 411_648  # same parameters as the paper's network
+    x = torch.rand(2, 1, 6, 7, 5, generator=gen)
+    assert torch.equal(model(x), x)
+    with torch.no_grad():
+        model.reconstruction.weight.normal_(generator=gen)
+        plain.load_state_dict(model.state_dict())
+        torch.testing.assert_close(model(x), plain(x) + x)
+
+
+@pytest.mark.parametrize("kwargs", [{"scale": (1, 2, 2)}, {"out_channels": 2}])
+def test_residual_mdcsrn_needs_same_grid_and_channels(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="residual=True"):
+        MDCSRN(growth=4, residual=True, **kwargs)
+
+
 def test_srresnet_x3_is_one_subpixel_stage() -> None:
     with torch.device("meta"):
         x3 = SRResNet(scale=3, spatial_dims=3)

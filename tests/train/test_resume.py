@@ -127,3 +127,23 @@ def test_resume_refuses_a_changed_recipe(tmp_path: Path) -> None:
         == 0
     )
     assert load_checkpoint(checkpoints(tmp_path / "r")[-1][1]).train_state["step"] == 3  # type: ignore[index]
+
+
+def test_schedule_boundaries_move_only_ahead_of_the_run() -> None:
+    from medsr.errors import ConfigError
+    from medsr.train.rundir import check_resume_config
+
+    stored = {"train": {"steps": 10, "pretrain_steps": 5, "d_warmup_steps": 2}}
+    longer = {"train": {"steps": 20, "pretrain_steps": 15, "d_warmup_steps": 2}}
+    check_resume_config(stored, longer, step=4)  # still pretraining under both schedules
+    with pytest.raises(ConfigError, match="pretrain_steps"):
+        check_resume_config(stored, longer, step=5)  # already past the old boundary
+    with pytest.raises(ConfigError, match="pretrain_steps"):
+        check_resume_config(stored, longer)  # without the step nothing may move
+    shorter = {"train": {"steps": 10, "pretrain_steps": 3, "d_warmup_steps": 2}}
+    with pytest.raises(ConfigError, match="pretrain_steps"):
+        check_resume_config(stored, shorter, step=4)  # the new boundary lies behind the run
+    warm = {"train": {"steps": 10, "pretrain_steps": 5, "d_warmup_steps": 4}}
+    check_resume_config(stored, warm, step=6)  # in the warm-up of both: 7 and 9 are ahead
+    with pytest.raises(ConfigError, match="d_warmup_steps"):
+        check_resume_config(stored, warm, step=7)

@@ -1,37 +1,81 @@
-"""``medsr demo``: the main job on the embedded default scan."""
+"""``medsr demo``: the main job on the embedded default scan, with the bundled models."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-HELP = "run the main job on the embedded default scan (MNI152 T1) and write demo-output/"
+HELP = "run the bundled models against baselines on package scans; writes demo-output/report.html"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-output", help="output folder (default: demo-output)")
     parser.add_argument(
-        "--scan", default="mni152_2009a", help="catalogue name of the reference scan"
+        "--scan",
+        action="append",
+        dest="scans",
+        metavar="NAME",
+        help="brain MRI catalogue scan (repeatable; default: mni152_2009a)",
     )
     parser.add_argument(
-        "--factor",
-        type=int,
-        nargs=3,
-        default=[1, 2, 2],
-        metavar=("D", "H", "W"),
-        help="k-space truncation factor per axis (default: 1 2 2)",
+        "--ct-scan",
+        action="append",
+        dest="ct_scans",
+        metavar="NAME",
+        help="CT catalogue scan (repeatable; default: the held-out pydicom-data patients)",
     )
-    parser.add_argument("--quiet", action="store_true", help="print only the table")
+    parser.add_argument(
+        "--all-scans",
+        action="store_true",
+        help="also every other installed brain MRI scan (pycortex S1, colin27, ...); slower",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        dest="models",
+        metavar="NAME",
+        help="bundled model to run (repeatable; default: all, see `medsr models`)",
+    )
+    parser.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar; print the table")
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from medsr.demo import run_demo
 
-    def say(msg: str) -> None:
-        if not args.quiet:
-            print(f"[medsr demo] {msg}", file=sys.stderr, flush=True)
+    bar = tqdm(
+        total=0, desc="medsr demo", unit="stage", disable=args.quiet, file=sys.stderr,
+        bar_format="{desc}: {n_fmt}/{total_fmt} |{bar:24}| {elapsed} {postfix}",
+    )  # fmt: skip
 
-    result = run_demo(args.out, scan=args.scan, factor=args.factor, progress=say)
+    def plan(total: int) -> None:
+        bar.total = total
+        bar.refresh()
+
+    def say(msg: str) -> None:
+        bar.set_postfix_str(msg, refresh=False)
+        bar.update(1)
+
+    try:
+        result = run_demo(
+            args.out,
+            scans=args.scans,
+            ct_scans=args.ct_scans,
+            all_scans=args.all_scans,
+            models=args.models,
+            report=not args.no_report,
+            progress=say,
+            on_plan=plan,
+        )
+    finally:
+        bar.close()
     print(result.table)
-    print(f"\nwrote {len(result.files)} files to {result.out_dir}/")
+    for note in result.notes:
+        print(f"note: {note}")
+    where = result.out_dir / ("report.html" if not args.no_report else "")
+    print(
+        f"\n{len(result.files)} files in {result.out_dir}/ ({result.seconds:.0f} s); open {where}"
+    )
     return 0

@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scan files, DICOM series folders, or folders of scans",
     )
     parser.add_argument(
-        "--model", required=True, metavar="CKPT", help="medsr checkpoint (or .onnx export)"
+        "--model",
+        required=True,
+        metavar="CKPT",
+        help="medsr checkpoint, .onnx export, or bundled model name (see `medsr models`)",
     )
     parser.add_argument(
         "-o",

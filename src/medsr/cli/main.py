@@ -22,8 +22,10 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "data",
     "enhance",
+    "models",
     "export",
     "train",
+    "report",
 )
 
 

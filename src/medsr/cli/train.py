@@ -51,12 +51,14 @@ def resolve(args: argparse.Namespace) -> tuple[object, Path, bool]:
         run_dir = Path(args.resume)
         if args.out and Path(args.out) != run_dir:
             raise ConfigError("--resume continues RUN_DIR in place; do not also pass --out")
-        stored = load_checkpoint(latest_checkpoint(run_dir)).config
+        latest = load_checkpoint(latest_checkpoint(run_dir))
+        stored = latest.config
+        step = int((latest.train_state or {}).get("step", 0))
         if args.config:
             cfg = load_config(args.config, overrides=args.overrides)
         else:
             cfg = config_from_plain(apply_overrides(stored, args.overrides))
-        check_resume_config(stored, to_plain(cfg))
+        check_resume_config(stored, to_plain(cfg), step=step)
         return cfg, run_dir, True
     if not args.config:
         raise ConfigError("give a CONFIG file (or --resume RUN_DIR)")

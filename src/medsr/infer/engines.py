@@ -38,7 +38,8 @@ def load_engine(
     """Load a model for inference.
 
     Args:
-        path: A medsr checkpoint (``torch``) or an exported ``.onnx`` file (``onnxruntime``).
+        path: A medsr checkpoint or bundled model name (``torch``; see :mod:`medsr.zoo`) or an
+            exported ``.onnx`` file (``onnxruntime``).
         engine: ``torch`` or ``onnxruntime``.
         device: ``cpu`` / ``cuda[:i]``; ONNX Runtime uses its CUDA provider when asked and present.
 
@@ -50,7 +51,9 @@ def load_engine(
         MissingDependencyError: ``onnxruntime`` is not installed.
         ConfigError: Unknown engine.
     """
-    p = Path(path)
+    from medsr.zoo import resolve_model
+
+    p = resolve_model(path)
     if engine == "torch":
         from medsr.train.checkpoint import load_checkpoint
 

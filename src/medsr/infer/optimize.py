@@ -112,7 +112,8 @@ class BufferedMDCSRN(nn.Module):
             if index < len(m.compressors):
                 buf[:, end : end + width] = m.compressors[index](buf[:, :end])
                 start = end
-        return m.shuffle(m.reconstruction(buf))
+        out = m.shuffle(m.reconstruction(buf))
+        return out + x if getattr(m, "residual", False) else out
 
 
 def buffer_concatenations(model: nn.Module) -> nn.Module:

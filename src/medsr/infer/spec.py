@@ -132,9 +132,21 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
 def kspace_factor_from_config(config: dict[str, Any]) -> Any:
     """The k-space truncation factor a checkpoint's config records for its inputs, if any.
 
-    Looks for a ``degradation`` mapping (top level or one level down) whose ``kind`` starts with
-    ``kspace`` and that holds ``factor`` (directly or under ``params``).
+    Understands the training schema (``data.degradation.stages``: the factor of a
+    ``kspace_truncate`` stage when it is the only k-space stage) and a plain ``degradation``
+    mapping (top level or one level down) whose ``kind`` starts with ``kspace`` and that holds
+    ``factor`` (directly or under ``params``).
     """
+    data = config.get("data")
+    stages = data.get("degradation", {}).get("stages") if isinstance(data, dict) else None
+    if isinstance(stages, list):
+        found = [
+            st.get("kwargs", {}).get("factor")
+            for st in stages
+            if isinstance(st, dict) and str(st.get("name", "")).startswith("kspace")
+        ]
+        if len(found) == 1 and found[0] is not None:
+            return found[0]
     nodes = [config, *(v for v in config.values() if isinstance(v, dict))]
     for node in nodes:
         deg = node.get("degradation")

@@ -19,11 +19,22 @@ def _suffix(path: Path) -> str:
     return path.suffix
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Mode of a file created by a plain ``open`` (mkstemp's temporary files are 0600).
+_FILE_MODE = 0o666 & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path; on success it is renamed to ``target``, on failure removed.
 
-    The temporary file keeps the target's extension (writers choose formats by it).
+    The temporary file keeps the target's extension (writers choose formats by it); the final
+    file gets the permissions a plain ``open`` would give it (``0666`` minus the umask).
 
     Args:
         target: Final output path. Its folder is created if missing.
@@ -43,6 +54,8 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.is_file():
+            os.chmod(tmp_path, _FILE_MODE)
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -36,6 +36,17 @@ RESUMABLE_CHANGES = (
 )
 
 
+#: Schedule boundaries a resumed run may move while it has reached neither the old nor the new one
+#: (the steps already taken are then the same under both schedules).
+MOVABLE_BOUNDARIES = ("train.pretrain_steps", "train.d_warmup_steps")
+
+
+def _boundary(cfg: dict[str, Any], key: str) -> int:
+    train = cfg.get("train", {})
+    pre = int(train.get("pretrain_steps", 0) or 0)
+    return pre if key == "train.pretrain_steps" else pre + int(train.get("d_warmup_steps", 0) or 0)
+
+
 def checkpoint_dir(run_dir: Path) -> Path:
     return run_dir / "checkpoints"
 
@@ -93,8 +104,14 @@ def prepare_new(run_dir: Path) -> None:
         sub.mkdir(parents=True, exist_ok=True)
 
 
-def check_resume_config(stored: dict[str, Any], given: dict[str, Any]) -> None:
+def check_resume_config(
+    stored: dict[str, Any], given: dict[str, Any], *, step: int | None = None
+) -> None:
     """Refuse a resume whose config changes anything beyond :data:`RESUMABLE_CHANGES`.
+
+    With the run's current ``step``, a schedule boundary of :data:`MOVABLE_BOUNDARIES` may also
+    move (e.g. a longer pretraining phase) as long as the run has reached neither the old nor the
+    new boundary.
 
     Raises:
         ConfigError: Listing the changed keys.
@@ -102,6 +119,14 @@ def check_resume_config(stored: dict[str, Any], given: dict[str, Any]) -> None:
     from medsr.config.load import diff_plain
 
     changed = [k for k in diff_plain(stored, given) if k not in RESUMABLE_CHANGES]
+    if step is not None:
+        changed = [
+            k
+            for k in changed
+            if not (
+                k in MOVABLE_BOUNDARIES and step < min(_boundary(stored, k), _boundary(given, k))
+            )
+        ]
     if changed:
         raise ConfigError(
             f"the config differs from the run's in {changed}; a resumed run may only change "

@@ -33,7 +33,10 @@ class MDCSRN(nn.Module):
     * a final 1x1x1 reconstruction of ``[stem, block_1, ..., block_n]``.
 
     With the paper's settings (4 blocks x 4 units, ``k = 16``, one channel) the network has
-    exactly 411,648 parameters, the count the paper reports. With ``scale > 1`` the
+    exactly 411,648 parameters, the count the paper reports. ``residual=True`` (ours, not in the
+    paper; same parameter count) adds the input to the output and zero-initialises the
+    reconstruction, so an untrained network is the identity (the zero-filled baseline) and
+    training learns only the correction; it needs ``scale=1`` and equal channel counts. With ``scale > 1`` the
     reconstruction emits ``out_channels * prod(scale)`` channels that a pixel shuffle moves onto
     the fine grid, so true low-resolution input can be used (the paper feeds same-grid,
     k-space-truncated input and uses ``scale=1``).
@@ -46,9 +49,11 @@ class MDCSRN(nn.Module):
         num_units: Units per dense block.
         growth: Growth rate ``k``.
         scale: Upscaling factor (int or per axis); 1 for same-grid input.
+        residual: Global residual connection ``y = x + f(x)`` (see above).
 
     Raises:
-        ValueError: On a non-positive size, bad ``spatial_dims`` or bad scale.
+        ValueError: On a non-positive size, bad ``spatial_dims`` or bad scale, or ``residual``
+            with ``scale > 1`` or ``in_channels != out_channels``.
 
     Shape:
         - Input: ``(B, in_channels, *n)``, any spatial size
@@ -65,6 +70,7 @@ class MDCSRN(nn.Module):
         num_units: int = 4,
         growth: int = 16,
         scale: int | Sequence[int] = 1,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         check_positive(
@@ -94,6 +100,15 @@ class MDCSRN(nn.Module):
         factor = math.prod(self.scale)
         self.reconstruction = conv(spatial_dims, running, out_channels * factor, 1, bias=False)
         self.shuffle: nn.Module = PixelShuffle(self.scale) if factor > 1 else nn.Identity()
+        self.residual = residual
+        if residual:
+            if factor != 1 or in_channels != out_channels:
+                raise ValueError(
+                    "MDCSRN(residual=True) adds the input to the output, so it needs scale=1 "
+                    f"and in_channels == out_channels (got scale={self.scale}, "
+                    f"{in_channels} -> {out_channels} channels)"
+                )
+            nn.init.zeros_(self.reconstruction.weight)  # type: ignore[arg-type]
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(x, model="MDCSRN", spatial_dims=self.spatial_dims, in_channels=self.in_channels)
@@ -103,4 +118,5 @@ class MDCSRN(nn.Module):
             levels.append(block(h))
             if index < len(self.compressors):
                 h = self.compressors[index](torch.cat(levels, dim=1))
-        return self.shuffle(self.reconstruction(torch.cat(levels, dim=1)))
+        out = self.shuffle(self.reconstruction(torch.cat(levels, dim=1)))
+        return out + x if self.residual else out

@@ -1,0 +1,132 @@
+"""Quality of the bundled models on the held-out scans of DATA.md, beside the published numbers.
+
+Run ``python benchmarks/quality.py [--out benchmarks/results/quality.json] [--keep DIR]``;
+results go into the "Quality of the bundled models" section of ``docs/BENCHMARKS.md``.
+
+Held-out data (never trained on; DATA.md and the recipes in ``configs/bundled/``):
+
+* ``mdcsrn-t1-k2``: pycortex S1 (``pip install --no-deps pycortex==1.4.0``), the whole 256^3 head,
+  k-space truncation x2 on H and W;
+* ``srgan-t1-x2``: every axial slice of pycortex S1, bicubic x2 decimation;
+* ``dfgan-ct-qd``: the two pydicom-data CT patients the model never saw, quarter dose simulated
+  in the projection domain, ``--seeds`` noise draws each.
+
+The cases run through the same code as ``medsr demo`` (:func:`medsr.demo.run_demo`), so the
+degradations, baselines and protocols are the demo's. Every case is checked to be held out.
+The published numbers (``benchmarks/published_numbers.json``) are printed beside ours with the
+reason they are or are not comparable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HELD_OUT_MRI = "pycortex_s1"
+
+
+def summarise(out_dir: Path) -> dict[str, Any]:
+    """Per model: mean +- std of each method under each protocol, over its cases."""
+    from medsr.metrics.aggregate import read_json, summarize
+
+    rows = read_json(out_dir / "metrics.json")
+    cases = {}
+    for case_dir in sorted((out_dir / "cases").iterdir()):
+        doc = json.loads((case_dir / "case.json").read_text())
+        cases[doc["id"]] = doc
+    models: dict[str, Any] = {}
+    for model in dict.fromkeys(d["model"] for d in cases.values()):
+        ids = [i for i, d in cases.items() if d["model"] == model]
+        splits = {cases[i]["split"] for i in ids}
+        if splits != {"held-out"}:
+            raise RuntimeError(f"{model}: a case is not held out ({splits})")
+        group = [r for r in rows if r.case in ids]
+        models[model] = {
+            "cases": ids,
+            "data_consistency": {i: cases[i]["data_consistency"] for i in ids},
+            "summary": [
+                {"method": s.method, "protocol": s.protocol, "n": s.n, "mean": s.mean, "std": s.std}
+                for s in summarize(group)
+            ],
+        }
+    return models
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="write the results JSON here")
+    parser.add_argument("--keep", type=Path, help="keep the volumes and report in this folder")
+    parser.add_argument("--seeds", type=int, default=3, help="CT noise draws per patient")
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from medsr.demo import DEFAULT_CT_SCANS, run_demo
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    work = args.keep or Path(tempfile.mkdtemp(prefix="medsr-quality-"))
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {"threads": torch.get_num_threads(), "models": {}}
+    mri = run_demo(work / "mri", scans=[HELD_OUT_MRI], ct_scans=[], report=args.keep is not None)
+    result["models"].update(summarise(mri.out_dir))
+    ct_models: dict[str, Any] = {}
+    for seed in range(args.seeds):
+        ct = run_demo(
+            work / f"ct-seed{seed}", scans=[], ct_scans=list(DEFAULT_CT_SCANS),
+            models=["dfgan-ct-qd"], seed=seed, report=args.keep is not None,
+        )  # fmt: skip
+        ct_models[f"seed{seed}"] = summarise(ct.out_dir)["dfgan-ct-qd"]
+    result["models"]["dfgan-ct-qd"] = _pool_seeds(ct_models)
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    published = ROOT / "benchmarks" / "published_numbers.json"
+    if published.is_file():
+        result["published"] = json.loads(published.read_text())
+    text = json.dumps(result, indent=2) + "\n"
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    for model, res in result["models"].items():
+        print(f"\n{model} ({len(res['cases'])} held-out case(s))")
+        for s in res["summary"]:
+            m, sd = s["mean"], s["std"]
+            print(
+                f"  {s['method']:<22} {s['protocol']:<11} n={s['n']:<2} PSNR {m['psnr']:6.2f} "
+                f"+- {sd['psnr']:.2f}  SSIM {m['ssim']:.4f}  NRMSE {m['nrmse']:.4f}"
+            )
+    return result
+
+
+def _pool_seeds(per_seed: dict[str, Any]) -> dict[str, Any]:
+    """Mean over noise draws of each method's per-draw means (std over draws and patients)."""
+    pooled: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for res in per_seed.values():
+        for s in res["summary"]:
+            pooled.setdefault((s["method"], s["protocol"]), []).append(s)
+    summary = []
+    for (method, protocol), items in pooled.items():
+        keys = items[0]["mean"].keys()
+        mean = {k: sum(i["mean"][k] for i in items) / len(items) for k in keys}
+        # variance over all (draw, patient) cases: within-draw variance + spread of draw means
+        var = {
+            k: sum(i["std"][k] ** 2 + (i["mean"][k] - mean[k]) ** 2 for i in items) / len(items)
+            for k in keys
+        }
+        summary.append(
+            {
+                "method": method, "protocol": protocol, "n": sum(i["n"] for i in items),
+                "mean": mean, "std": {k: v**0.5 for k, v in var.items()},
+            }
+        )  # fmt: skip
+    first = next(iter(per_seed.values()))
+    return {"cases": first["cases"], "seeds": len(per_seed), "summary": summary}
+
+
+if __name__ == "__main__":
+    main()

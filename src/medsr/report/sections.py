@@ -1,0 +1,339 @@
+"""The report's sections as document blocks: header, summary, box plots, cases, training."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+from medsr.metrics.aggregate import CaseResult, metric_names
+from medsr.report.doc import (
+    SVG,
+    Asset,
+    Badge,
+    Block,
+    Cell,
+    Charts,
+    Heading,
+    KeyValues,
+    Row,
+    Table,
+    Text,
+)
+from medsr.report.figures import case_figure_blocks, read_case_planes, slug
+from medsr.report.sources import CaseSpec, RunInfo, same_volume_file
+from medsr.report.svg import BoxItem, box_plot, svg_size
+from medsr.report.tables import (
+    METRIC_LABELS,
+    best_baseline,
+    best_flags,
+    case_tables,
+    format_value,
+    higher_is_better,
+    metric_header,
+    order_methods,
+    rank_baselines,
+    summary_tables,
+)
+from medsr.report.training import TrainLog, training_blocks
+
+TRAIN_BADGE = "training scan — not a held-out result"
+HELDOUT_BADGE = "held-out scan"
+
+
+def split_badge(split: str) -> Badge | None:
+    """The badge of a case's split (None when unknown)."""
+    if split == "train":
+        return Badge(TRAIN_BADGE, "train")
+    if split == "held-out":
+        return Badge(HELDOUT_BADGE, "heldout")
+    return None
+
+
+def protocol_blocks(protocols: Sequence[str]) -> list[Block]:
+    """One line per protocol with its registered description."""
+    if not protocols:
+        return []
+    try:
+        from medsr.metrics.protocols import PROTOCOLS
+    except ImportError:  # pragma: no cover - scipy missing
+        known: set[str] = set()
+    else:
+        known = set(PROTOCOLS.names())
+    items = []
+    for name in protocols:
+        desc = PROTOCOLS.get(name).description if name in known else "not a registered protocol"
+        items.append((name, desc))
+    return [Heading(2, "Protocols", anchor="protocols"), KeyValues(items)]
+
+
+def method_notes(cases: Sequence[CaseSpec]) -> dict[str, str]:
+    """``{method: "= input"}`` for methods whose volume is the low-quality input in every case."""
+    same: dict[str, bool] = {}
+    for c in cases:
+        for name, path in c.methods.items():
+            is_input = c.input is not None and same_volume_file(path, c.input)
+            same[name] = same.get(name, True) and is_input
+    return {name: "= input" for name, flag in same.items() if flag}
+
+
+def _primary(case: CaseSpec, rows: Sequence[CaseResult]) -> tuple[str, str]:
+    protocols = [r.protocol for r in rows if r.case == case.id]
+    protocol = case.primary_protocol or (protocols[0] if protocols else "")
+    return protocol, case.primary_metric
+
+
+def _value(
+    rows: Sequence[CaseResult], case: str, method: str, protocol: str, metric: str
+) -> float | None:
+    vals = [
+        r.metrics[metric]
+        for r in rows
+        if r.case == case and r.method == method and r.protocol == protocol and metric in r.metrics
+    ]
+    return sum(vals) / len(vals) if vals else None
+
+
+def overview_table(cases: Sequence[CaseSpec], rows: Sequence[CaseResult]) -> Table:
+    """One row per case: split, model, primary metric of the best baseline and of the model."""
+    table_rows = []
+    for c in cases:
+        protocol, metric = _primary(c, rows)
+        best = best_baseline(rows, c.id, c.baselines, protocol, metric)
+        b = _value(rows, c.id, best, protocol, metric) if best else None
+        m = _value(rows, c.id, c.model, protocol, metric) if c.model else None
+        delta = "—"
+        better = False
+        if b is not None and m is not None and math.isfinite(b) and math.isfinite(m):
+            delta = f"{m - b:+.4g}"
+            better = (m > b) if higher_is_better(metric) else (m < b)
+        badge = split_badge(c.split)
+        cells = [
+            Cell(c.id),
+            Cell(c.title or c.scan),
+            Cell(badge.text if badge else "unknown", badge=badge.kind if badge else ""),  # type: ignore[arg-type]
+            Cell(f"{protocol} · {metric}"),
+            Cell(f"{best}: {format_value(metric, b)}" if best and b is not None else "—"),
+            Cell(
+                f"{c.model}: {format_value(metric, m)}"
+                if c.model and m is not None
+                else (c.model or "—")
+            ),
+            Cell(delta, bold=better),
+        ]
+        table_rows.append(Row(cells))
+    return Table(
+        caption="Cases (primary protocol and metric of each case; Δ = model − best baseline, bold when the model is better)",
+        columns=["case", "description", "split", "primary", "best baseline", "model", "Δ"],
+        rows=table_rows,
+        numeric_from=6,
+    )
+
+
+def summary_blocks(
+    rows: Sequence[CaseResult], cases: Sequence[CaseSpec], *, level: int = 2
+) -> list[Block]:
+    """Mean ± std tables per protocol, with a warning when training scans are included."""
+    baselines = list(dict.fromkeys(b for c in cases for b in c.baselines))
+    models = list(dict.fromkeys(c.model for c in cases if c.model))
+    blocks: list[Block] = [Heading(level, "Summary", anchor="summary")]
+    train = [c.id for c in cases if c.split == "train"]
+    if train:
+        blocks.append(
+            Badge(
+                f"includes {len(train)} training scan{'s' if len(train) > 1 else ''} "
+                f"({', '.join(train)}): not held-out results",
+                "train",
+            )
+        )
+    blocks.append(
+        Text(
+            "Rows: every method, the low-quality input and the baselines first, the model last "
+            "(highlighted). Bold: the best value of each column; ↑ higher is better, ↓ lower is better.",
+            style="muted",
+        )
+    )
+    blocks.extend(
+        summary_tables(rows, baselines=baselines, models=models, notes=method_notes(cases))
+    )
+    return blocks
+
+
+def boxplot_blocks(rows: Sequence[CaseResult], cases: Sequence[CaseSpec]) -> list[Block]:
+    """Box plots of every metric per method over the cases, one chart row per protocol."""
+    split = {c.id: c.split for c in cases}
+    baselines = list(dict.fromkeys(b for c in cases for b in c.baselines))
+    models = list(dict.fromkeys(c.model for c in cases if c.model))
+    blocks: list[Block] = [Heading(2, "Metrics per case", anchor="boxplots")]
+    blocks.append(
+        Text(
+            "Each point is one case (hollow: a training scan); boxes show quartiles and "
+            "1.5 IQR whiskers when a method has three or more cases, a bar the mean of two.",
+            style="muted",
+        )
+    )
+    for protocol in dict.fromkeys(r.protocol for r in rows):
+        mine = [r for r in rows if r.protocol == protocol]
+        methods = order_methods([r.method for r in mine], baselines, models)
+        charts = []
+        for metric in metric_names(mine):
+            items = []
+            for method in methods:
+                pts = [r for r in mine if r.method == method and metric in r.metrics]
+                items.append(
+                    BoxItem(
+                        label=method,
+                        values=[r.metrics[metric] for r in pts],
+                        names=[r.case for r in pts],
+                        hollow=[split.get(r.case) == "train" for r in pts],
+                        highlight=method in models,
+                    )
+                )
+            label = METRIC_LABELS.get(metric, metric)
+            arrow = "↑" if higher_is_better(metric) else "↓"
+            name = f"box_{slug(protocol)}_{slug(metric)}.svg"
+            svg = box_plot(items, title=f"{label} {arrow}", ylabel=label)
+            width, height = svg_size(svg)
+            charts.append(Asset(name, svg.encode("utf-8"), SVG, width, height))
+        blocks.append(Heading(3, f"Protocol “{protocol}”"))
+        blocks.append(Charts(charts))
+    return blocks
+
+
+def consistency_blocks(cases: Sequence[CaseSpec]) -> list[Block]:
+    """The k-space data-consistency table, if any case has it."""
+    have = [c for c in cases if c.data_consistency is not None]
+    if not have:
+        return []
+    rows = []
+    for c in have:
+        dc = c.data_consistency or {}
+        before, after = dc["before"], dc["after"]
+        ratio = f"{before / after:.3g}×" if after > 0 else "∞"
+        flags = best_flags("error", [before, after])
+        rows.append(
+            Row(
+                [
+                    Cell(c.id),
+                    Cell(c.model or "—"),
+                    Cell(f"{before:.3g}", bold=flags[0]),
+                    Cell(f"{after:.3g}", bold=flags[1]),
+                    Cell(ratio),
+                ]
+            )
+        )
+    return [
+        Heading(2, "Data consistency", anchor="consistency"),
+        Text(
+            "Relative k-space consistency error ‖M(F(x) − y)‖ / ‖y‖ of the model output against "
+            "the acquired samples, before and after the data-consistency step.",
+            style="muted",
+        ),
+        Table(
+            caption="Data-consistency error ↓ (lower is better)",
+            columns=["case", "model", "before ↓", "after ↓", "reduction"],
+            rows=rows,
+            numeric_from=2,
+        ),
+    ]
+
+
+def case_blocks(case: CaseSpec, rows: Sequence[CaseResult], log: TrainLog | None) -> list[Block]:
+    """Everything about one case: badge, facts, metric tables, figures and training curves."""
+    notes = method_notes([case])
+    prefix = f"case_{slug(case.id)}"
+    protocol, metric = _primary(case, rows)
+    best = best_baseline(rows, case.id, case.baselines, protocol, metric)
+    ranked = [
+        b
+        for b in rank_baselines(rows, case.id, case.baselines, protocol, metric)
+        if b in case.methods
+    ]
+    labels = {}
+    for method in case.methods:
+        value = _value(rows, case.id, method, protocol, metric)
+        if value is not None:
+            unit = " dB" if metric == "psnr" else ""
+            name = METRIC_LABELS.get(metric, metric).split(" ")[0]
+            labels[method] = f"{name} {format_value(metric, value)}{unit}"
+    input_method = next((m for m, n in notes.items() if n == "= input" and m in case.methods), None)
+    if input_method in labels:
+        labels["@input"] = labels[input_method]
+    planes, shown = read_case_planes(case, ranked, labels, scored=best is not None)
+    blocks: list[Block] = [Heading(3, f"Case {case.id}", anchor=prefix.replace("_", "-"))]
+    badge = split_badge(case.split)
+    if badge:
+        blocks.append(badge)
+    facts = [("description", case.title or "—"), ("scan", case.scan or "—")]
+    facts += [("task", case.task), ("modality", f"{case.modality} ({case.unit})")]
+    facts += [("model", case.model or "—"), ("baselines", ", ".join(case.baselines) or "—")]
+    if best:
+        text = f"{best} (best mean {metric} under “{protocol}”)"
+        if shown.best_is_input:
+            text += "; it equals the low-quality input, so the panels add the next best: "
+            text += shown.baseline or "none"
+        elif shown.baseline != best:
+            text += f"; no volume for it, the panels show {shown.baseline or 'no baseline'}"
+        facts.append(("best baseline", text))
+    if case.data_consistency:
+        dc = case.data_consistency
+        facts.append(
+            (
+                "data consistency",
+                f"{dc['before']:.3g} before → {dc['after']:.3g} after (relative k-space error)",
+            )
+        )
+    blocks.append(KeyValues(facts))
+    models = [case.model] if case.model else []
+    blocks.extend(
+        case_tables(
+            rows, case.id, baselines=case.baselines, models=models, notes=notes, primary=protocol
+        )
+    )
+    blocks.extend(case_figure_blocks(case, planes, prefix))
+    if log is not None:
+        blocks.extend(training_blocks(log, f"{prefix}_train", level=4))
+    return blocks
+
+
+def evaluation_tables(rows: Sequence[CaseResult]) -> list[Block]:
+    """Per-case tables of a bare evaluation folder: one per protocol, best of each case bold."""
+    blocks: list[Block] = [Heading(2, "Per case", anchor="per-case")]
+    for protocol in dict.fromkeys(r.protocol for r in rows):
+        mine = [r for r in rows if r.protocol == protocol]
+        names = metric_names(mine)
+        out_rows = []
+        for case in dict.fromkeys(r.case for r in mine):
+            group = [r for r in mine if r.case == case]
+            flags = {m: best_flags(m, [r.metrics.get(m) for r in group]) for m in names}
+            for i, r in enumerate(group):
+                cells = [Cell(case), Cell(r.method)]
+                cells += [
+                    Cell(format_value(m, r.metrics[m]) if m in r.metrics else "—", bold=flags[m][i])
+                    for m in names
+                ]
+                out_rows.append(Row(cells))
+        blocks.append(
+            Table(
+                caption=f"Protocol “{protocol}”: every case (bold: best of the case)",
+                columns=["case", "method", *(metric_header(m) for m in names)],
+                rows=out_rows,
+                numeric_from=2,
+            )
+        )
+    return blocks
+
+
+def run_facts(kind: str, src: Path, run: RunInfo | None) -> list[tuple[str, str]]:
+    """The header's fact list."""
+    facts = [("source", str(src)), ("kind", kind)]
+    if run is not None:
+        if run.kind:
+            facts.append(("run", run.kind))
+        if run.version:
+            facts.append(("medsr version", run.version))
+        if run.hardware:
+            facts.append(("hardware", run.hardware))
+        if run.seconds is not None:
+            facts.append(("run time", f"{run.seconds:.1f} s"))
+    return facts

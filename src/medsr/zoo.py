@@ -1,0 +1,213 @@
+"""Bundled trained models: loadable by name (``--model mdcsrn-t1-k2``), shipped inside the package.
+
+Each bundled model is a medsr checkpoint (format 1, generator weights stored as float16 to keep the
+package small; they load into float32 models) plus a JSON card with its training record (recipe,
+steps, time, hardware, a thinned training log). Both live in ``medsr/weights/``; the human-readable
+model cards are ``docs/models/<name>.md`` and ``scripts/train_bundled.py NAME`` reproduces a model
+from its recipe in ``configs/bundled/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medsr.errors import InputError
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """One bundled model: its name, files, recipe and what it does."""
+
+    name: str
+    task: str  # "sr3d" | "sr2d" | "denoise2d"
+    modality: str
+    summary: str
+    config: str  # recipe, relative to the repository root
+
+    @property
+    def weights_file(self) -> str:
+        return f"{self.name}.pt"
+
+    @property
+    def card_file(self) -> str:
+        return f"{self.name}.json"
+
+    @property
+    def doc(self) -> str:
+        return f"docs/models/{self.name}.md"
+
+
+BUNDLED: dict[str, BundledModel] = {
+    m.name: m
+    for m in (
+        BundledModel(
+            name="mdcsrn-t1-k2",
+            task="sr3d",
+            modality="MR",
+            summary="mDCSRN-WGAN-GP, 3D T1 brain MRI, k-space truncation x2 on H and W (same grid)",
+            config="configs/bundled/mdcsrn_t1_k2.yaml",
+        ),
+        BundledModel(
+            name="srgan-t1-x2",
+            task="sr2d",
+            modality="MR",
+            summary="SRGAN x2 (SRResNet, 8 blocks), 2D T1 brain slices, bicubic x2 degradation",
+            config="configs/bundled/srgan_t1_x2.yaml",
+        ),
+        BundledModel(
+            name="dfgan-ct-qd",
+            task="denoise2d",
+            modality="CT",
+            summary="DFGAN, quarter-dose CT slices (HU), difference-map discriminator",
+            config="configs/bundled/dfgan_ct_qd.yaml",
+        ),
+    )
+}
+
+
+def weights_dir() -> Path:
+    """The package folder holding the bundled weights (``MEDSR_WEIGHTS_DIR`` overrides it)."""
+    override = os.environ.get("MEDSR_WEIGHTS_DIR")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parent / "weights"
+
+
+def is_bundled_name(ref: str | os.PathLike[str]) -> bool:
+    """Whether ``ref`` names a bundled model (and is not an existing file of that name)."""
+    s = str(ref)
+    return s in BUNDLED and not Path(s).exists()
+
+
+def bundled_path(name: str) -> Path:
+    """Path of a bundled model's checkpoint.
+
+    Raises:
+        InputError: Unknown name, or weights missing from this install.
+    """
+    if name not in BUNDLED:
+        raise InputError(name, f"not a bundled model; bundled: {', '.join(sorted(BUNDLED))}")
+    path = weights_dir() / BUNDLED[name].weights_file
+    if not path.is_file():
+        raise InputError(
+            path,
+            f"bundled model {name!r} is missing from this install; reinstall medsr "
+            f"(pip install .) or rebuild it: python scripts/train_bundled.py {name}",
+        )
+    return path
+
+
+def resolve_model(ref: str | os.PathLike[str]) -> Path:
+    """A checkpoint path from a bundled model name or a path (returned unchanged)."""
+    return bundled_path(str(ref)) if is_bundled_name(ref) else Path(ref)
+
+
+def read_card(name: str) -> dict[str, Any]:
+    """The training record shipped next to a bundled model (``{}`` when absent)."""
+    path = weights_dir() / BUNDLED[name].card_file
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(path, f"unreadable model card ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def available() -> list[str]:
+    """Names of the bundled models whose weights are installed."""
+    return [n for n, m in BUNDLED.items() if (weights_dir() / m.weights_file).is_file()]
+
+
+def thin_log(lines: list[dict[str, Any]], *, max_steps: int = 400) -> list[dict[str, Any]]:
+    """A training log shortened for shipping: every event row, and about ``max_steps`` step rows.
+
+    Step rows are averaged over consecutive blocks (losses are noisy; the mean keeps the curve's
+    level), keyed by the block's last step.
+    """
+    steps = [r for r in lines if "event" not in r and "step" in r]
+    events = [r for r in lines if "event" in r]
+    block = max(1, -(-len(steps) // max_steps))
+    thinned: list[dict[str, Any]] = []
+    for start in range(0, len(steps), block):
+        chunk = steps[start : start + block]
+        keys = [k for k, v in chunk[-1].items() if isinstance(v, int | float)]
+        row: dict[str, Any] = {}
+        for k in keys:
+            vals = [float(r[k]) for r in chunk if isinstance(r.get(k), int | float)]
+            row[k] = sum(vals) / len(vals) if k not in ("step", "time") else chunk[-1][k]
+        thinned.append(row)
+    merged = thinned + events
+    merged.sort(key=lambda r: (float(r.get("step", 0)), "event" in r))
+    return merged
+
+
+def bundle_run(
+    run_dir: str | os.PathLike[str],
+    name: str,
+    *,
+    out_dir: str | os.PathLike[str] | None = None,
+    record: dict[str, Any] | None = None,
+    checkpoint: str = "model.pt",
+) -> tuple[Path, Path]:
+    """Turn a finished training run into a bundled model: float16 weights + JSON card.
+
+    The shipped weights are the run's final generator (``model.pt``), not the best validation
+    step: validation uses the held-out scans, so choosing on it would leak them.
+
+    Args:
+        run_dir: The ``medsr train`` output folder.
+        name: Bundled model name (a key of :data:`BUNDLED`).
+        out_dir: Where to write (default: the package weights folder).
+        record: Extra facts for the card (hardware, threads, wall time, command).
+        checkpoint: Which checkpoint of the run to ship.
+
+    Returns:
+        ``(weights_path, card_path)``.
+    """
+    import torch
+
+    from medsr.io.atomic import write_text_atomic
+    from medsr.train.checkpoint import load_checkpoint, save_checkpoint
+
+    if name not in BUNDLED:
+        raise InputError(name, f"not a bundled model; bundled: {', '.join(sorted(BUNDLED))}")
+    run = Path(run_dir)
+    ckpt = load_checkpoint(run / checkpoint)
+    ckpt.state_dict = {
+        k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
+        for k, v in ckpt.state_dict.items()
+    }
+    ckpt.train_state = None
+    dest = Path(out_dir) if out_dir is not None else weights_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    weights = save_checkpoint(ckpt, dest / BUNDLED[name].weights_file)
+    log_path = run / "log.jsonl"
+    lines = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
+    summary_path = run / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    summary = {  # machine-local paths stay out of the package
+        k: v for k, v in summary.items() if k not in ("run_dir", "model_path", "last_checkpoint")
+    }
+    cfg_data = ckpt.config.get("data") or {}
+    card = {
+        "name": name,
+        "summary": BUNDLED[name].summary,
+        "recipe": BUNDLED[name].config,
+        "model": {"name": ckpt.model_name, "kwargs": ckpt.model_kwargs},
+        "weights_dtype": "float16",
+        "train_scans": [d.get("scan") for d in cfg_data.get("train", []) if isinstance(d, dict)],
+        "val_scans": [d.get("scan") for d in cfg_data.get("val", []) if isinstance(d, dict)],
+        "val_protocol": (ckpt.config.get("val") or {}).get("protocol"),
+        "train_summary": summary,
+        **(record or {}),
+        "log": thin_log(lines),
+    }
+    card_path = write_text_atomic(
+        dest / BUNDLED[name].card_file, json.dumps(card, indent=1) + "\n", overwrite=True
+    )
+    return weights, card_path

@@ -1,0 +1,90 @@
+"""Bundled models: name resolution, shipping a run (float16 weights + card), `medsr models`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from medsr.cli.main import main
+from medsr.data.intensity import IntensityNorm
+from medsr.errors import InputError
+from medsr.infer.engines import load_engine
+from medsr.models.generators import GENERATORS
+from medsr.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from medsr.zoo import BUNDLED, bundle_run, bundled_path, resolve_model, thin_log
+
+KW = {"spatial_dims": 3, "num_blocks": 2, "num_units": 2, "growth": 4, "residual": True}
+
+
+def _fake_run(run: Path) -> torch.nn.Module:
+    model = GENERATORS.build("mdcsrn", **KW)
+    with torch.no_grad():
+        model.reconstruction.weight.normal_(0.0, 0.1, generator=torch.Generator().manual_seed(0))
+    ckpt = Checkpoint(
+        model_name="mdcsrn", model_kwargs=KW, modality="MR", spatial_dims=3, scale=(1, 1, 1),
+        intensity=IntensityNorm(kind="percentile", q=99.5), state_dict=model.state_dict(),
+        config={"data": {"train": [{"scan": "colin27"}]}}, train_state={"step": 5},
+    )  # fmt: skip
+    save_checkpoint(ckpt, run / "model.pt")
+    rows = [{"time": 0.1 * i, "step": i, "g_pixel": 1.0 / (i + 1)} for i in range(1, 1001)]
+    rows.insert(0, {"time": 0.0, "step": 0, "event": "baseline", "psnr": 20.0})
+    rows.append({"time": 99.0, "step": 1000, "event": "validation", "psnr": 21.0})
+    (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = {"run_dir": str(run), "model_path": "x", "steps": 1000, "seconds": 99.0}
+    (run / "summary.json").write_text(json.dumps(summary))
+    return model.eval()
+
+
+def test_bundle_run_ships_float16_weights_and_a_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    model = _fake_run(run)
+    weights, card_path = bundle_run(run, "mdcsrn-t1-k2", out_dir=tmp_path / "w", record={"x": 1})
+    ckpt = load_checkpoint(weights)
+    assert ckpt.train_state is None
+    assert all(v.dtype == torch.float16 for v in ckpt.state_dict.values() if v.is_floating_point())
+    card = json.loads(card_path.read_text())
+    assert card["x"] == 1 and card["train_summary"] == {"steps": 1000, "seconds": 99.0}
+    assert str(tmp_path) not in card_path.read_text()  # no machine-local paths shipped
+    events = [r for r in card["log"] if "event" in r]
+    assert [e["event"] for e in events] == ["baseline", "validation"]
+    assert len(card["log"]) <= 402
+    # loadable by name from the weights folder; float16 storage changes outputs only slightly
+    monkeypatch.setenv("MEDSR_WEIGHTS_DIR", str(tmp_path / "w"))
+    assert resolve_model("mdcsrn-t1-k2") == weights
+    net, spec = load_engine("mdcsrn-t1-k2")
+    x = torch.rand(1, 1, 8, 9, 10, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        diff = (net(x) - model(x)).abs().max().item()
+    assert 0 < diff < 2e-3
+    assert spec.name == "mdcsrn"
+
+
+def test_thin_log_averages_step_rows() -> None:
+    rows = [{"step": i, "time": float(i), "g_total": float(i)} for i in range(1, 11)]
+    thin = thin_log(rows, max_steps=5)
+    assert [r["step"] for r in thin] == [2, 4, 6, 8, 10]
+    assert [r["g_total"] for r in thin] == [1.5, 3.5, 5.5, 7.5, 9.5]
+
+
+def test_missing_bundled_weights_name_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDSR_WEIGHTS_DIR", str(tmp_path))
+    with pytest.raises(InputError, match=r"scripts/train_bundled\.py mdcsrn-t1-k2"):
+        bundled_path("mdcsrn-t1-k2")
+    with pytest.raises(InputError, match="not a bundled model"):
+        bundled_path("nope")
+    assert resolve_model(tmp_path / "a.pt") == tmp_path / "a.pt"  # paths pass through
+
+
+def test_models_cli_lists_every_bundled_model(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == list(BUNDLED)
+    assert all(r["card"].startswith("docs/models/") for r in rows)
