@@ -169,16 +169,19 @@ def _display_window(vol: Volume, task: str) -> list[float]:
     return [0.0, hi if hi > 0 else float(vol.array.max() or 1.0)]
 
 
-def _predictor(model: str, task: str) -> Any:
+def _predictor(model: str, task: str, shape: Sequence[int]) -> Any:
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
+    from medsr.infer.sliding_window import balanced_windows
 
     net, spec = load_engine(model)
-    if task == "sr3d":  # large windows, little overlap: the network, not the tiling, costs
-        return Predictor(net, spec=spec, window=96, overlap=0.125, batch_size=1)
-    if task == "sr2d":
-        return Predictor(net, spec=spec, window=128, overlap=0.125, batch_size=8)
-    return Predictor(net, spec=spec, window=256, overlap=0.125, batch_size=2)
+    if task == "sr3d":  # the fewest windows of <= 112^3 that tile the volume with 16 voxels shared
+        win, ov = balanced_windows(shape, max_window=112, min_overlap=16)
+        return Predictor(net, spec=spec, window=win, overlap=ov, batch_size=1)
+    # 2D: one window per slice (clipped to the slice) for the slice sizes of the demo
+    return Predictor(
+        net, spec=spec, window=512, overlap=0.125, batch_size=8 if task == "sr2d" else 1
+    )
 
 
 def _run_sr3d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Volume], dict]:
@@ -193,7 +196,7 @@ def _run_sr3d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Vol
     for name in UPSAMPLERS:
         methods[name] = run_baseline(name, low, scale=f)
     say(f"{case.model} on {case.scan} {ref.shape}")
-    raw = _predictor(case.model, case.task)(zero_filled)
+    raw = _predictor(case.model, case.task, zero_filled.shape)(zero_filled)
     fixed, dc = apply_data_consistency(raw.array, zero_filled.array, spatial_dims=3, factor=f)
     methods[f"{case.model} (no DC)"] = raw
     methods[case.model] = raw.with_array(fixed)
@@ -216,7 +219,7 @@ def _run_sr2d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Vol
     low = downsample_volume(ref, factor=f, method="bicubic")
     methods = {name: run_baseline(name, low, scale=f) for name in UPSAMPLERS}
     say(f"{case.model} on {case.scan}: {ref.shape[0]} axial slices")
-    methods[case.model] = _predictor(case.model, case.task)(low)
+    methods[case.model] = _predictor(case.model, case.task, low.shape)(low)
     extra = {
         "input": methods["nearest"],
         "input_label": "bicubic x2 decimated slices (shown nearest-upsampled)",
@@ -246,7 +249,7 @@ def _run_denoise2d(
         except MissingDependencyError:
             notes.append(f"{name} baseline skipped: pip install 'medsr[classic]' (scikit-image)")
     say(f"{case.model} on {case.scan}")
-    methods[case.model] = _predictor(case.model, case.task)(low)
+    methods[case.model] = _predictor(case.model, case.task, low.shape)(low)
     extra = {
         "input": low,
         "input_label": "simulated quarter-dose CT (projection-domain Poisson noise)",

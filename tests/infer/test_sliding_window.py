@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
@@ -97,3 +99,30 @@ def test_helpers() -> None:
     assert (w > 0).all() and torch.allclose(w, w.flip(0))
     with pytest.raises(ValueError, match="unknown blend"):
         blend_weights(4, "cosine")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shape", [(189, 232, 188), (256, 256, 256), (90, 108, 90), (1000,)])
+def test_balanced_windows_tile_with_the_fewest_windows(shape: tuple[int, ...]) -> None:
+    from medsr.infer.sliding_window import balanced_windows, window_starts
+
+    win, ov = balanced_windows(shape, max_window=112, min_overlap=16)
+    for n, w, o in zip(shape, win, ov, strict=True):
+        assert w <= 112
+        starts = window_starts(n, w, max(1, round(w * (1 - o))))
+        fewest = 1 if n <= 112 else -(-(n - 16) // (112 - 16))
+        assert len(starts) == fewest
+        assert starts[-1] + w == n
+        if len(starts) > 1:  # neighbours share at least the requested overlap
+            assert min(a + w - b for a, b in itertools.pairwise(starts)) >= 16
+
+
+def test_per_axis_overlap_keeps_the_identity_exact() -> None:
+    from medsr.infer.sliding_window import balanced_windows
+
+    x = torch.rand(1, 1, 29, 41, 23, generator=torch.Generator().manual_seed(3))
+    win, ov = balanced_windows(x.shape[2:], max_window=(12, 20, 23), min_overlap=4)
+    assert ov[2] == 0.0 and ov[0] > 0 and ov[1] > 0
+    out = sliding_window_inference(x, lambda t: t, window=win, overlap=ov)
+    torch.testing.assert_close(out, x, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="overlap"):
+        sliding_window_inference(x, lambda t: t, window=win, overlap=(0.1, 0.2))

@@ -13,6 +13,12 @@ from medsr.metrics.aggregate import CaseResult, write_json
 
 #: The metric values of the demo fixture, per (case, method, protocol); used to check tables.
 METRICS: dict[tuple[str, str, str], dict[str, float]] = {}
+#: What each task's model does (the first part of a case title, as medsr demo writes it).
+TASK_TITLES = {
+    "sr3d": "synthetic 3D MR, k-space truncation",
+    "sr2d": "synthetic 2D MR slices, x2 super-resolution",
+    "denoise2d": "synthetic low-dose CT denoising",
+}
 
 
 def canonical_affine(spacing: tuple[float, float, float]) -> np.ndarray:
@@ -93,6 +99,15 @@ def make_case(
         model = "ct-denoiser"
         baselines = ["low-dose", "gaussian"]
         methods = {"low-dose": lq, "gaussian": blur(lq, 3), model: 0.7 * ref + 0.3 * blur(lq, 3)}
+        input_method = "low-dose"
+    elif task == "sr2d":  # a 2D model on the axial slices; the input is nearest-upsampled
+        lq = blur(ref, 5)
+        window = [0.0, 1.0]
+        protocols = ("brain-mask", "unit-range")
+        model = "srgan-t1-x2"
+        baselines = ["nearest", "cubic"]
+        methods = {"nearest": lq, "cubic": blur(ref, 3), model: 0.6 * ref + 0.4 * blur(ref, 3)}
+        input_method = "nearest"
     else:
         lq = blur(ref, 5)
         window = [0.0, 1.0]
@@ -105,13 +120,14 @@ def make_case(
             "nearest": blur(ref, 7),
             model: 0.5 * ref + 0.5 * blur(ref, 3),
         }
+        input_method = "zero-filled"
     files = {
         "reference": _write(folder, "reference.nii.gz", ref, spacing, modality),
         "input": _write(folder, "input.nii.gz", lq, spacing, modality),
         "methods": {},
     }
     for name, arr in methods.items():
-        fname = "input.nii.gz" if name in ("zero-filled", "low-dose") else f"{name}.nii.gz"
+        fname = "input.nii.gz" if name == input_method else f"{name}.nii.gz"
         if fname != "input.nii.gz":
             _write(folder, fname, arr.astype(np.float32), spacing, modality)
         files["methods"][name] = fname
@@ -125,16 +141,17 @@ def make_case(
     case = {
         "id": case_id,
         "scan": f"phantom_{seed}",
-        "title": f"synthetic {task} {modality} case",
+        "title": f"{TASK_TITLES[task]}: {model} on phantom_{seed}",
         "task": task,
         "modality": modality,
         "unit": "HU" if modality == "CT" else "a.u.",
         "split": split,
         "model": model,
         "baselines": baselines,
-        "input_label": "low-dose input"
-        if modality == "CT"
-        else "low-resolution input (zero-filled k-space)",
+        "input_label": {
+            "denoise2d": "low-dose input",
+            "sr2d": "x2 decimated slices (nearest-upsampled)",
+        }.get(task, "low-resolution input (zero-filled k-space)"),
         "files": files,
         "display_window": window,
         "primary_protocol": protocols[0],
@@ -207,8 +224,17 @@ def make_train_run(folder: Path, *, steps: int = 60, finished: bool = True) -> P
 
 
 def make_demo(root: Path, *, with_train_log: bool = True) -> Path:
-    """A demo folder: a 3D MR case (anisotropic, training scan, data consistency), a 2D CT case
-    and a single-slice MR case sharing the 3D case's methods."""
+    """A demo folder with three models of different tasks, as ``medsr demo`` writes it.
+
+    * ``mr3d`` and ``mr3b``: sr3d cases of ``mdcsrn-t1-k2`` (anisotropic volumes; ``mr3d`` a
+      training scan with a training log and data consistency);
+    * ``ct2d``: a single CT image of shape ``(1, H, W)`` for ``ct-denoiser`` (denoise2d);
+    * ``mr2d``: a whole volume for ``srgan-t1-x2`` (sr2d, a 2D model run slice by slice
+      along ``D``), with ``W`` its thinnest axis.
+
+    ``cubic`` and ``nearest`` are baselines of both MR models: pooled, they would mix the
+    3D and the 2D task.
+    """
     root.mkdir(parents=True, exist_ok=True)
     log = make_train_run(root.parent / f"{root.name}_trainrun") if with_train_log else None
     rows = make_case(
@@ -229,7 +255,7 @@ def make_demo(root: Path, *, with_train_log: bool = True) -> Path:
         task="denoise2d",
         modality="CT",
         split="held-out",
-        shape=(3, 48, 48),
+        shape=(1, 48, 48),
         spacing=(5.0, 0.7, 0.7),
         seed=1,
     )
@@ -239,9 +265,19 @@ def make_demo(root: Path, *, with_train_log: bool = True) -> Path:
         task="sr2d",
         modality="MR",
         split="held-out",
-        shape=(1, 36, 30),
-        spacing=(1.0, 0.9, 0.9),
+        shape=(20, 36, 16),
+        spacing=(1.5, 0.9, 1.0),
         seed=2,
+    )
+    rows += make_case(
+        root,
+        "mr3b",
+        task="sr3d",
+        modality="MR",
+        split="held-out",
+        shape=(10, 32, 28),
+        spacing=(3.0, 1.0, 1.2),
+        seed=3,
     )
     write_json(root / "metrics.json", rows)
     run = {
@@ -249,7 +285,7 @@ def make_demo(root: Path, *, with_train_log: bool = True) -> Path:
         "medsr_version": "0.0.test",
         "seconds": 12.5,
         "hardware": "2 CPU cores (test)",
-        "cases": ["mr3d", "ct2d", "mr2d"],
+        "cases": ["mr3d", "ct2d", "mr2d", "mr3b"],
         "notes": ["synthetic fixture for the report tests"],
     }
     (root / "run.json").write_text(json.dumps(run))

@@ -11,7 +11,13 @@ import pytest
 from medsr.report import render
 from medsr.report.colormap import INFERNO, apply_colormap, colormap_hex, relative_luminance
 from medsr.report.svg import BoxItem, HLine, Series, box_plot, colorbar, line_chart, nice_ticks
-from medsr.report.tables import best_baseline, format_mean_std, higher_is_better, rank_baselines
+from medsr.report.tables import (
+    best_baseline,
+    format_delta,
+    format_mean_std,
+    higher_is_better,
+    rank_baselines,
+)
 
 
 def test_colormap_endpoints_and_monotone_luminance() -> None:
@@ -119,6 +125,11 @@ def test_metric_direction_ranking_and_std_format() -> None:
     assert best_baseline(rows, "c", ["x"], "p", "psnr") is None
     assert format_mean_std("psnr", 30.123, 1.0, 2) == "30.12 ± 1.00"
     assert format_mean_std("psnr", 30.123, 0.0, 1) == "30.12"
+    assert format_delta("psnr", 0.3512, 25.8) == "+0.35"
+    assert format_delta("psnr", -0.0004632, 25.8) == "−0.00"
+    assert format_delta("ssim", 0.00021, 0.87) == "+0.0002"
+    assert format_delta("nrmse", -0.01, 0.2173) == "−0.0100"
+    assert format_delta("mae", 1.234, 10.9) == "+1.23"
 
 
 def test_best_baseline_equal_to_the_input_adds_the_next_best(demo_src: Path) -> None:
@@ -151,6 +162,8 @@ def test_line_chart_log_axis_and_reference_line() -> None:
     assert ">0.01<" in svg and ">0.1<" in svg and ">1<" in svg
     assert 'stroke-dasharray="6 4"' in svg and ">input<" in svg
     assert "<path " in svg
+    single = line_chart([Series("val", [200], [24.5], "#123456")], title="v", xlabel="step")
+    assert ">200<" in single and ">199.8<" not in single and ">200.2<" not in single
 
 
 def test_box_plot_draws_a_box_only_with_three_or_more_points() -> None:

@@ -72,7 +72,8 @@ class Predictor:
         spec: What the model is (dims, scale, modality, normalisation, halo).
         window: Window size in input voxels per network axis (one int or one per axis); in exact
             mode the core size. Clipped to the volume. Default 64 (3D) / 128 (2D).
-        overlap: Blended mode: fraction of the window shared by neighbours.
+        overlap: Blended mode: fraction of the window shared by neighbours (one, or one per
+            model axis; see :func:`~medsr.infer.sliding_window.balanced_windows`).
         blend: Blended mode: ``gaussian``, ``hann`` or ``constant``.
         batch_size: Windows per network call.
         exact: Exact mode: each window carries a halo at least as wide as the receptive field and
@@ -98,7 +99,7 @@ class Predictor:
         *,
         spec: ModelSpec,
         window: int | Sequence[int] | None = None,
-        overlap: float = 0.25,
+        overlap: float | Sequence[float] = 0.25,
         blend: Blend = "gaussian",
         batch_size: int = 4,
         exact: bool = False,
@@ -113,8 +114,11 @@ class Predictor:
     ) -> None:
         if axis not in (0, 1, 2):
             raise ConfigError(f"axis must be 0 (D), 1 (H) or 2 (W), got {axis!r}")
-        if not 0.0 <= overlap < 1.0:
-            raise ConfigError(f"overlap must be in [0, 1), got {overlap}")
+        ovs = (overlap,) if isinstance(overlap, int | float) else tuple(overlap)
+        if not ovs or not all(0.0 <= float(o) < 1.0 for o in ovs):
+            raise ConfigError(
+                f"overlap must be in [0, 1) (one value or one per axis), got {overlap}"
+            )
         if batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {batch_size}")
         self.spec = spec

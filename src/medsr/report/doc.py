@@ -35,11 +35,12 @@ class Asset:
 
 @dataclass(frozen=True)
 class Heading:
-    """A section heading; ``anchor`` becomes the HTML id."""
+    """A section heading; ``anchor`` becomes the HTML id, ``toc`` a shorter contents entry."""
 
     level: int
     text: str
     anchor: str = ""
+    toc: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ class Document:
     def toc(self) -> list[tuple[int, str, str]]:
         """``(level, text, anchor)`` of every anchored heading of level 2 or 3."""
         return [
-            (b.level, b.text, b.anchor)
+            (b.level, b.toc or b.text, b.anchor)
             for b in self.blocks
             if isinstance(b, Heading) and b.anchor and b.level in (2, 3)
         ]

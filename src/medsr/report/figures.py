@@ -47,13 +47,25 @@ class Layer:
 
 @dataclass
 class CasePlanes:
-    """The planes of every layer of a case, their geometry and the grey window."""
+    """The planes of every layer of a case, their geometry and the grey window.
+
+    Attributes:
+        planes: The planes shown.
+        layers: The images (input, baseline, model, reference), each with one image per plane.
+        window: Grey window.
+        unit: Intensity unit.
+        modality: ``"MR"``, ``"CT"``...
+        shape: The reference's ``(D, H, W)`` shape.
+        slice_model: Whether the model worked on 2D axial slices (tasks sr2d, denoise2d).
+    """
 
     planes: list[render.Plane]
     layers: list[Layer]
     window: tuple[float, float]
     unit: str
     modality: str
+    shape: tuple[int, int, int] = (1, 1, 1)
+    slice_model: bool = False
 
     def layer(self, role: str) -> Layer | None:
         """The layer with ``role``, if the case has it."""
@@ -97,25 +109,39 @@ def auto_window(ref: np.ndarray) -> tuple[float, float]:
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
-def choose_planes(
-    shape: tuple[int, int, int], two_d: bool, centre: tuple[int, int, int]
-) -> list[tuple[str, int]]:
-    """``(plane name, index)`` pairs to show.
+def transposed_axis(shape: tuple[int, ...]) -> int | None:
+    """The singleton in-plane axis (1 = H, 2 = W) of an image stored transposed, else None.
 
-    A 2D case (or a single slice) shows one plane across its thinnest axis (normally ``D``), at
-    the middle slice; a 3D case shows the three planes through ``centre``. Planes less than 4
-    pixels wide are skipped.
+    A single 2D image normally has ``D == 1`` (one axial slice, ``H x W``). When ``D`` holds
+    more than one voxel but ``H`` or ``W`` holds one, the image's plane lies across that
+    singleton axis instead.
+    """
+    if shape[0] > 1:
+        for axis in (1, 2):
+            if shape[axis] == 1:
+                return axis
+    return None
+
+
+def choose_planes(
+    shape: tuple[int, int, int], centre: tuple[int, int, int]
+) -> list[tuple[str, int]]:
+    """``(plane name, index)`` pairs to show for a reference of ``(D, H, W)`` ``shape``.
+
+    * A real volume (every axis longer than one voxel): the axial (fixed ``D``), coronal
+      (fixed ``H``) and sagittal (fixed ``W``) planes through ``centre``, whatever the task;
+      a 2D model worked on the axial slices, the other two planes cut across them.
+    * A single 2D image (``D == 1``): its one axial plane (``H x W``).
+    * An image stored transposed (``D > 1`` but ``H`` or ``W == 1``): the one plane across
+      the singleton axis.
     """
     names = list(PLANE_AXES)
-    if two_d or min(shape) == 1:
-        axis = int(np.argmin(shape)) if shape[0] != min(shape) else 0
-        return [(names[axis], shape[axis] // 2)]
-    out = []
-    for name, axis in PLANE_AXES.items():
-        rest = [shape[a] for a in range(3) if a != axis]
-        if min(rest) >= 4:
-            out.append((name, centre[axis]))
-    return out or [("axial", shape[0] // 2)]
+    axis = transposed_axis(shape)
+    if axis is not None:
+        return [(names[axis], 0)]
+    if shape[0] == 1:
+        return [("axial", 0)]
+    return [(name, centre[a]) for name, a in PLANE_AXES.items()]
 
 
 @dataclass(frozen=True)
@@ -146,11 +172,11 @@ def read_case_planes(
     """
     ref_arr, ref_vol = _read(case.reference, case.modality)
     window = case.display_window or auto_window(ref_arr)
-    two_d = case.is_2d or min(ref_arr.shape) == 1
-    centre = _centre(ref_arr, window, case.modality) if not two_d else (0, 0, 0)
+    volume = min(ref_arr.shape) > 1
+    centre = _centre(ref_arr, window, case.modality) if volume else (0, 0, 0)
     planes = [
         render.make_plane(n, i, ref_vol.spacing, ref_vol.affine)
-        for n, i in choose_planes(ref_arr.shape, two_d, centre)
+        for n, i in choose_planes(ref_arr.shape, centre)
     ]
 
     def load(path: Path) -> list[np.ndarray]:
@@ -221,7 +247,13 @@ def read_case_planes(
         )
     )
     cp = CasePlanes(
-        planes=planes, layers=layers, window=window, unit=case.unit, modality=case.modality
+        planes=planes,
+        layers=layers,
+        window=window,
+        unit=case.unit,
+        modality=case.modality,
+        shape=(int(ref_arr.shape[0]), int(ref_arr.shape[1]), int(ref_arr.shape[2])),
+        slice_model=case.is_2d,
     )
     return cp, Shown(shown, best_is_input)
 
@@ -236,21 +268,29 @@ def error_vmax(cp: CasePlanes) -> float:
 
     The errors are measured on images clipped to the grey window, so that the scale follows
     what the panels show (bone far outside a CT soft-tissue window would otherwise set it).
+    When nothing differs inside the window (e.g. planes all outside it), the unclipped errors
+    set the scale instead, so that the error maps do not all saturate.
     """
     ref = cp.layer("reference")
     assert ref is not None
     lo, hi = cp.window
-    chunks = []
+    seen, raw = [], []
     for layer in error_layers(cp):
         for img, r in zip(layer.planes, ref.planes):
             fg = render.foreground(r, cp.window, cp.modality)
-            err = np.abs(np.clip(img, lo, hi) - np.clip(r, lo, hi))
-            chunks.append(err[fg] if fg.any() else err.ravel())
-    if not chunks:
+            pick = fg if fg.any() else np.ones_like(fg)
+            seen.append(np.abs(np.clip(img, lo, hi) - np.clip(r, lo, hi))[pick])
+            raw.append(np.abs(img - r)[pick])
+    if not seen:
         return 1.0
-    values = np.concatenate(chunks)
-    v = float(np.percentile(values, 99.5))
-    return v if v > 0 else max(float(values.max()), 1e-6)
+    for chunks in (seen, raw):
+        values = np.nan_to_num(np.concatenate(chunks))
+        v = float(np.percentile(values, 99.5))
+        if v > 0:
+            return v
+        if values.max() > 0:
+            return float(values.max())
+    return 1e-6
 
 
 def _asset(name: str, pixels: np.ndarray) -> Asset:
@@ -304,6 +344,7 @@ def plane_blocks(cp: CasePlanes, k: int, prefix: str, vmax: float, cbar: Asset) 
         caption=(
             f"{plane.name.capitalize()} plane, slice {plane.index} "
             f"({plane.spacing[0]:g} × {plane.spacing[1]:g} mm pixels, shown at their physical aspect). "
+            f"{_slice_note(cp, plane)}"
             f"Second row: the region outlined in cyan, magnified ({reps[0]}×{reps[1]} nearest neighbour). "
             f"Magenta on the reference: the line of the profile. Grey window "
             f"[{cp.window[0]:g}, {cp.window[1]:g}] {cp.unit.rstrip('.')}."
@@ -311,6 +352,18 @@ def plane_blocks(cp: CasePlanes, k: int, prefix: str, vmax: float, cbar: Asset) 
     )
     profile = _profile_chart(cp, k, line, f"{tag}_profile.svg")
     return [grid, Charts([profile, cbar])]
+
+
+def _slice_note(cp: CasePlanes, plane: render.Plane) -> str:
+    """For a 2D model run on a volume: how this plane relates to the slices it worked on."""
+    if not cp.slice_model or len(cp.planes) < 2:
+        return ""
+    if plane.axis == 0:
+        return "The 2D model worked on these axial slices, one at a time. "
+    return (
+        "The 2D model worked on the axial slices, one at a time; this plane cuts across them, "
+        "so inconsistencies between neighbouring slices would show here as horizontal streaks. "
+    )
 
 
 def _profile_chart(cp: CasePlanes, k: int, line: tuple[int, int, int], name: str) -> Asset:
@@ -361,13 +414,17 @@ def case_figure_blocks(case: CaseSpec, cp: CasePlanes, prefix: str) -> list[Bloc
     blocks: list[Block] = []
     if cp.layer("model") is None:
         blocks.append(Text("No model volume in case.json: the model column is left out.", "note"))
-    if case.is_2d and cp.planes[0].axis != 0:
+    axis = transposed_axis(cp.shape)
+    if axis is not None:
+        d, h, w = cp.shape
         blocks.append(
             Text(
-                f"The volumes' thinnest axis is {'DHW'[cp.planes[0].axis]}, not the slice axis D: "
-                f"the files' geometry says these are {cp.planes[0].name} slices and they are shown "
-                "that way. If they look rotated, the writer lost the slices' orientation "
-                "(e.g. an identity affine reoriented when the NIfTI file was read).",
+                f"The reference is a single image stored transposed: shape (D, H, W) = "
+                f"({d}, {h}, {w}), one voxel along {'DHW'[axis]} but {d} along D, the axis "
+                f"that normally holds the slices. It is shown as its one {cp.planes[0].name} "
+                "plane, as the files' geometry says. If it looks rotated, the writer lost the "
+                "image's orientation (e.g. an identity affine reoriented when the NIfTI file "
+                "was read).",
                 "note",
             )
         )

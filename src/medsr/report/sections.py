@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from medsr.metrics.aggregate import CaseResult, metric_names
@@ -28,6 +29,7 @@ from medsr.report.tables import (
     best_baseline,
     best_flags,
     case_tables,
+    format_delta,
     format_value,
     higher_is_better,
     metric_header,
@@ -105,7 +107,7 @@ def overview_table(cases: Sequence[CaseSpec], rows: Sequence[CaseResult]) -> Tab
         delta = "—"
         better = False
         if b is not None and m is not None and math.isfinite(b) and math.isfinite(m):
-            delta = f"{m - b:+.4g}"
+            delta = format_delta(metric, m - b, b)
             better = (m > b) if higher_is_better(metric) else (m < b)
         badge = split_badge(c.split)
         cells = [
@@ -130,40 +132,152 @@ def overview_table(cases: Sequence[CaseSpec], rows: Sequence[CaseResult]) -> Tab
     )
 
 
+#: What each task does, for case groups whose cases have no title.
+TASK_LABELS = {
+    "sr3d": "3D super-resolution",
+    "sr2d": "2D super-resolution, slice by slice",
+    "denoise2d": "2D denoising, slice by slice",
+}
+
+
+@dataclass(frozen=True)
+class ModelGroup:
+    """The cases of one model (or all rows of a bare evaluation folder) and their metric rows.
+
+    Attributes:
+        model: The model's method name (``""`` for a bare evaluation folder or cases without
+            a model).
+        cases: The group's cases (empty for a bare evaluation folder).
+        rows: The metric rows of those cases.
+        title: Heading of the group (``""`` when the report has a single, unnamed group).
+        key: File-name-safe, unique name of the group (``""`` for the unnamed group).
+    """
+
+    model: str
+    cases: list[CaseSpec]
+    rows: list[CaseResult]
+    title: str
+    key: str
+
+    @property
+    def n_cases(self) -> int:
+        """Number of cases of the group (from its rows when it has no case specs)."""
+        return len(self.cases) or len({r.case for r in self.rows})
+
+
+def task_description(case: CaseSpec) -> str:
+    """What a case's model was asked to do: its title without the ``": model on scan"`` tail."""
+    title = case.title.strip()
+    for tail in (f": {case.model} on {case.scan}", f": {case.model}"):
+        if case.model and title.endswith(tail):
+            title = title[: -len(tail)].rstrip()
+            break
+    return title or TASK_LABELS.get(case.task, case.task)
+
+
+def model_groups(rows: Sequence[CaseResult], cases: Sequence[CaseSpec]) -> list[ModelGroup]:
+    """The cases grouped by their ``model``, in order of first appearance.
+
+    Different models of a demo solve different tasks (3D k-space SR, 2D bicubic SR, CT
+    denoising), so their cases are never pooled. Without case specs (a bare evaluation
+    folder) all rows form one unnamed group. Metric rows of case ids that no case spec
+    describes form a last group of their own.
+    """
+    if not cases:
+        return [ModelGroup("", [], list(rows), "", "")]
+    by_model: dict[str, list[CaseSpec]] = {}
+    for c in cases:
+        by_model.setdefault(c.model, []).append(c)
+    groups: list[ModelGroup] = []
+    used: set[str] = set()
+    for model, members in by_model.items():
+        ids = {c.id for c in members}
+        descs = list(dict.fromkeys(task_description(c) for c in members))
+        n = len(members)
+        name = model or "no model"
+        title = f"{name} — {'; '.join(descs)}; {n} case{'s' if n != 1 else ''}"
+        groups.append(
+            ModelGroup(
+                model, members, [r for r in rows if r.case in ids], title, _unique(name, used)
+            )
+        )
+    known = {c.id for c in cases}
+    rest = [r for r in rows if r.case not in known]
+    if rest:
+        n = len({r.case for r in rest})
+        title = f"cases without case.json; {n} case{'s' if n != 1 else ''}"
+        groups.append(ModelGroup("", [], rest, title, _unique("other", used)))
+    return groups
+
+
+def _unique(name: str, used: set[str]) -> str:
+    key = base = slug(name)
+    k = 2
+    while key in used:
+        key, k = f"{base}-{k}", k + 1
+    used.add(key)
+    return key
+
+
+def _train_badge(cases: Sequence[CaseSpec]) -> list[Block]:
+    train = [c.id for c in cases if c.split == "train"]
+    if not train:
+        return []
+    return [
+        Badge(
+            f"includes {len(train)} training scan{'s' if len(train) > 1 else ''} "
+            f"({', '.join(train)}): not held-out results",
+            "train",
+        )
+    ]
+
+
 def summary_blocks(
     rows: Sequence[CaseResult], cases: Sequence[CaseSpec], *, level: int = 2
 ) -> list[Block]:
-    """Mean ± std tables per protocol, with a warning when training scans are included."""
-    baselines = list(dict.fromkeys(b for c in cases for b in c.baselines))
-    models = list(dict.fromkeys(c.model for c in cases if c.model))
+    """Mean ± std tables per model and protocol, with a warning when training scans are included.
+
+    A demo's cases are grouped by model (see :func:`model_groups`): each group lists only the
+    methods run on its cases, baselines first and its model last (highlighted).
+    """
+    groups = model_groups(rows, cases)
     blocks: list[Block] = [Heading(level, "Summary", anchor="summary")]
-    train = [c.id for c in cases if c.split == "train"]
-    if train:
-        blocks.append(
-            Badge(
-                f"includes {len(train)} training scan{'s' if len(train) > 1 else ''} "
-                f"({', '.join(train)}): not held-out results",
-                "train",
+    named = any(g.title for g in groups)
+    text = (
+        "Rows: every method, the low-quality input and the baselines first, the model last "
+        "(highlighted). Bold: the best value of each column; ↑ higher is better, ↓ lower is "
+        "better."
+    )
+    if named:
+        text = (
+            "One block per model: each model solves its own task (degradation), so cases of "
+            "different models are never pooled. " + text
+        )
+    blocks.append(Text(text, style="muted"))
+    for g in groups:
+        if g.title:
+            blocks.append(
+                Heading(level + 1, g.title, anchor=f"summary-{g.key}", toc=g.model or g.title)
+            )
+        blocks.extend(_train_badge(g.cases))
+        baselines = list(dict.fromkeys(b for c in g.cases for b in c.baselines))
+        models = [g.model] if g.model else []
+        suffix = f" ({g.model})" if g.model else ""
+        blocks.extend(
+            summary_tables(
+                g.rows,
+                baselines=baselines,
+                models=models,
+                notes=method_notes(g.cases),
+                caption_suffix=suffix,
             )
         )
-    blocks.append(
-        Text(
-            "Rows: every method, the low-quality input and the baselines first, the model last "
-            "(highlighted). Bold: the best value of each column; ↑ higher is better, ↓ lower is better.",
-            style="muted",
-        )
-    )
-    blocks.extend(
-        summary_tables(rows, baselines=baselines, models=models, notes=method_notes(cases))
-    )
     return blocks
 
 
 def boxplot_blocks(rows: Sequence[CaseResult], cases: Sequence[CaseSpec]) -> list[Block]:
-    """Box plots of every metric per method over the cases, one chart row per protocol."""
+    """Box plots of every metric per method over the cases: per model, one chart row per protocol."""
     split = {c.id: c.split for c in cases}
-    baselines = list(dict.fromkeys(b for c in cases for b in c.baselines))
-    models = list(dict.fromkeys(c.model for c in cases if c.model))
     blocks: list[Block] = [Heading(2, "Metrics per case", anchor="boxplots")]
     blocks.append(
         Text(
@@ -172,31 +286,39 @@ def boxplot_blocks(rows: Sequence[CaseResult], cases: Sequence[CaseSpec]) -> lis
             style="muted",
         )
     )
-    for protocol in dict.fromkeys(r.protocol for r in rows):
-        mine = [r for r in rows if r.protocol == protocol]
-        methods = order_methods([r.method for r in mine], baselines, models)
-        charts = []
-        for metric in metric_names(mine):
-            items = []
-            for method in methods:
-                pts = [r for r in mine if r.method == method and metric in r.metrics]
-                items.append(
-                    BoxItem(
-                        label=method,
-                        values=[r.metrics[metric] for r in pts],
-                        names=[r.case for r in pts],
-                        hollow=[split.get(r.case) == "train" for r in pts],
-                        highlight=method in models,
+    for g in model_groups(rows, cases):
+        baselines = list(dict.fromkeys(b for c in g.cases for b in c.baselines))
+        models = [g.model] if g.model else []
+        level = 3
+        if g.title:
+            blocks.append(Heading(3, g.title))
+            level = 4
+        for protocol in dict.fromkeys(r.protocol for r in g.rows):
+            mine = [r for r in g.rows if r.protocol == protocol]
+            methods = order_methods([r.method for r in mine], baselines, models)
+            charts = []
+            for metric in metric_names(mine):
+                items = []
+                for method in methods:
+                    pts = [r for r in mine if r.method == method and metric in r.metrics]
+                    items.append(
+                        BoxItem(
+                            label=method,
+                            values=[r.metrics[metric] for r in pts],
+                            names=[r.case for r in pts],
+                            hollow=[split.get(r.case) == "train" for r in pts],
+                            highlight=method in models,
+                        )
                     )
-                )
-            label = METRIC_LABELS.get(metric, metric)
-            arrow = "↑" if higher_is_better(metric) else "↓"
-            name = f"box_{slug(protocol)}_{slug(metric)}.svg"
-            svg = box_plot(items, title=f"{label} {arrow}", ylabel=label)
-            width, height = svg_size(svg)
-            charts.append(Asset(name, svg.encode("utf-8"), SVG, width, height))
-        blocks.append(Heading(3, f"Protocol “{protocol}”"))
-        blocks.append(Charts(charts))
+                label = METRIC_LABELS.get(metric, metric)
+                arrow = "↑" if higher_is_better(metric) else "↓"
+                parts = [g.key, protocol, metric] if g.key else [protocol, metric]
+                name = "box_" + "_".join(slug(x) for x in parts) + ".svg"
+                svg = box_plot(items, title=f"{label} {arrow}", ylabel=label)
+                width, height = svg_size(svg)
+                charts.append(Asset(name, svg.encode("utf-8"), SVG, width, height))
+            blocks.append(Heading(level, f"Protocol “{protocol}”"))
+            blocks.append(Charts(charts))
     return blocks
 
 

@@ -159,7 +159,11 @@ class CaseSpec:
 
     @property
     def is_2d(self) -> bool:
-        """Whether the case is a stack of 2D slices (only the axial plane is shown)."""
+        """Whether the model worked on 2D axial slices, one at a time (tasks sr2d, denoise2d).
+
+        The report still shows the three planes of such a volume; captions say which plane
+        holds the model's slices.
+        """
         return self.task in ("sr2d", "denoise2d")
 
 

@@ -278,7 +278,8 @@ def line_chart(
         parts.append("</svg>")
         return "\n".join(parts)
     x_lo, x_hi = float(xv.min()), float(xv.max())
-    if x_hi <= x_lo:
+    single_x = x_hi <= x_lo
+    if single_x:
         x_lo, x_hi = x_lo - 0.5, x_hi + 0.5
     y_lo, y_hi = float(yv.min()), float(yv.max())
     if log_y:
@@ -303,6 +304,8 @@ def line_chart(
         return np.asarray(left + pw * (np.asarray(v, dtype=float) - x_lo) / (x_hi - x_lo))
 
     xticks = [t for t in nice_ticks(x_lo, x_hi, 6) if x_lo <= t <= x_hi]
+    if single_x:  # one x value (e.g. a single validation): one tick, not fractions around it
+        xticks = [(x_lo + x_hi) / 2]
     ylabels = [f"{t:g}" for t in yticks] if log_y else format_ticks(yticks)
     for t, lab in zip(yticks, ylabels):
         yy = float(ty(t))
@@ -399,10 +402,13 @@ def box_plot(
     del ident
     size = 11
     label_w = max((text_width(it.label, size) for it in items), default=0.0)
-    rotate = label_w + 12 > 84
-    slot = 38.0 if rotate else max(48.0, label_w + 12)
-    angle = math.radians(32)
     left, right, top = 52.0, 8.0, 30.0
+    # Upright labels unless they are long or would make the chart too wide for four charts
+    # in a row of the page.
+    flat = max(48.0, label_w + 12)
+    rotate = label_w + 12 > 84 or left + right + flat * len(items) > 290
+    slot = 38.0 if rotate else flat
+    angle = math.radians(32)
     bottom = 22.0 + (label_w * math.sin(angle) + 12 if rotate else 18)
     width = int(max(180.0, left + right + slot * len(items), text_width(title, 13) + 24))
     slot = (width - left - right) / max(1, len(items))

@@ -50,6 +50,29 @@ def format_value(metric: str, value: float) -> str:
     return f"{value:.0f}"
 
 
+def format_delta(metric: str, delta: float, reference: float | None = None) -> str:
+    """A signed difference with the metric's usual decimals: ``"+0.35"``, ``"−0.0012"``.
+
+    PSNR gets 2 decimals, SSIM and NRMSE (at least) 4; other metrics take the decimals that
+    :func:`format_value` gives ``reference`` (the value the difference is taken from), or
+    of ``delta`` itself. The sign is ``+`` or a true minus ``−``; a negative difference too
+    small for the decimals reads ``−0.00`` (it is still worse, not equal).
+    """
+    if math.isnan(delta):
+        return "n/a"
+    if math.isinf(delta):
+        return "+∞" if delta > 0 else "−∞"
+    sign = "−" if delta < 0 else "+"
+    base = reference if reference is not None and math.isfinite(reference) else delta
+    text = format_value(metric, abs(base) if base != 0 else abs(delta))
+    if "e" in text or text == "0":
+        return f"{sign}{abs(delta):.3g}"
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    if metric == "nrmse":
+        decimals = max(4, decimals)
+    return f"{sign}{abs(delta):.{decimals}f}"
+
+
 def format_mean_std(metric: str, mean: float, std: float, n: int) -> str:
     """``"mean ± std"`` (population std, with the mean's decimals); just the mean when ``n == 1``."""
     text = format_value(metric, mean)
@@ -125,10 +148,10 @@ def summary_tables(
                 cells.append(Cell(text, bold=flags[m][i]))
             table_rows.append(Row(cells, highlight=method in models))
         n_cases = len({r.case for r in rows if r.protocol == protocol})
+        over = f"mean ± population std over {n_cases} cases" if n_cases != 1 else "1 case"
         tables.append(
             Table(
-                caption=f"Protocol “{protocol}”: mean ± population std over {n_cases} case"
-                f"{'s' if n_cases != 1 else ''}{caption_suffix}",
+                caption=f"Protocol “{protocol}”: {over}{caption_suffix}",
                 columns=["method", "n", *(metric_header(m) for m in names)],
                 rows=table_rows,
                 numeric_from=1,
