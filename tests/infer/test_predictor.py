@@ -140,3 +140,31 @@ def test_bf16_close_to_fp32(mdcsrn, modality: str) -> None:  # type: ignore[no-u
     bf16 = Predictor(model, spec=sp, window=16, amp_dtype=torch.bfloat16)(vol).array
     rel = np.abs(bf16 - fp32).max() / (np.abs(fp32).max())
     assert 0 < rel < 0.03  # bf16 has 8 mantissa bits; docs/inference.md records measured values
+
+
+def test_hu_outside_the_model_window_passes_through() -> None:
+    """Outside-FOV padding (-3024 HU) and metal above the window keep their input values; the
+    network sees the window's edge instead (clipped), so padding does not leak into the body."""
+    from medsr.data.intensity import IntensityNorm
+    from medsr.infer.spec import ModelSpec
+
+    seen: list[float] = []
+
+    def net(t: torch.Tensor) -> torch.Tensor:
+        seen.append(float(t.min()))
+        return t * 0.0 + 0.5  # a constant: 1024 HU with the window below
+
+    spec = ModelSpec(
+        name="const", modality="CT", spatial_dims=2, scale=(1, 1, 1), in_channels=1,
+        out_channels=1, intensity=IntensityNorm(kind="hu-window", lo=-1024.0, hi=3072.0),
+    )  # fmt: skip
+    arr = np.full((1, 1, 8, 8), 40.0, dtype=np.float32)
+    arr[0, 0, 0, :] = -3024.0
+    arr[0, 0, 1, 0] = 3500.0
+    vol = Volume.from_array(arr, spacing=(1.0, 0.5, 0.5), modality="CT", unit="HU")
+    out = Predictor(net, spec=spec, window=8)(vol)
+    assert min(seen) >= 0.0  # clipped to the window before the network
+    np.testing.assert_array_equal(out.array[0, 0, 0, :], -3024.0)
+    assert out.array[0, 0, 1, 0] == 3500.0
+    np.testing.assert_allclose(out.array[0, 0, 2:, :], 1024.0)
+    assert out.meta["medsr_model"]["hu_passthrough_voxels"] == 9

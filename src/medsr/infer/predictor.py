@@ -285,16 +285,30 @@ class Predictor:
             InputError: See :meth:`check`.
         """
         notes = self.check(volume, force=force)
-        unit_in, state = self.spec.intensity.forward(volume.array)
+        norm = self.spec.intensity
+        unit_in, state = norm.forward(volume.array)
+        passthrough = 0
+        if (
+            norm.kind == "hu-window"
+        ):  # the network sees its window; air padding (-2000, -3024) is air
+            np.clip(unit_in, 0.0, 1.0, out=unit_in)
         pred = self.run_array(unit_in, two_d=volume.is_2d)
         del unit_in
-        out = _inverse_inplace(self.spec.intensity, pred, state)
+        out = _inverse_inplace(norm, pred, state)
+        same_grid = tuple(self.volume_scale(volume)) == (1, 1, 1)
+        if norm.kind == "hu-window" and same_grid and out.shape == volume.array.shape:
+            # HU the model's window cannot represent (outside-FOV padding, metal) pass through
+            outside = (volume.array < norm.lo) | (volume.array > norm.hi)
+            passthrough = int(outside.sum())
+            if passthrough:
+                out[outside] = volume.array[outside]
         meta = dict(volume.meta)
         meta["medsr_model"] = {
             "name": self.spec.name,
             "scale": list(self.volume_scale(volume)),
             "options": self.options(),
             "intensity_state": {k: float(v) for k, v in state.items()},
+            "hu_passthrough_voxels": passthrough,
             "warnings": notes,
         }
         result = volume.regrid(out, meta=meta)
