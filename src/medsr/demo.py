@@ -46,7 +46,7 @@ SR2D_FACTOR = (1, 2, 2)
 UPSAMPLERS = ("nearest", "linear", "cubic")
 CT_DENOISERS = ("bilateral", "nlm")
 MRI_PROTOCOLS = ("brain-mask", "unit-range")
-CT_PROTOCOLS = ("ct-window", "ldct-bench")
+CT_PROTOCOLS = ("ct-window", "ldct-bench", "dfgan-original")
 #: Low-dose simulation of ``dfgan-ct-qd``'s recipe (configs/bundled/dfgan_ct_qd.yaml).
 CT_LOWDOSE = {"dose": 0.25, "i0": 1.0e5, "views": 360}
 
