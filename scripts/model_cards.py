@@ -42,6 +42,8 @@ def training_block(card: dict[str, Any]) -> list[str]:
         f"(torch {card.get('torch_version', '?')}); divergence-guard rollbacks: {s.get('rollbacks', 0)}.",
         f"- Reproduce: `{card.get('command')}`.",
     ]
+    if card.get("note"):
+        lines.append(f"- Note: {card['note']}")
     if vals:
         lines += [
             "",

@@ -12,7 +12,6 @@ The shipped models were made this way on CPU; docs/models/<name>.md gives each o
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
@@ -41,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="run folder (default runs/bundled/<recipe>)")
     parser.add_argument("--bundle-only", metavar="RUN_DIR", help="ship an already finished run")
     parser.add_argument("--weights-dir", default=None, help="where to write (default: package)")
+    parser.add_argument("--note", default=None, help="a remark for the card (e.g. shared CPU)")
     args = parser.parse_args(argv)
 
     import torch
@@ -56,9 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         "command": f"python scripts/train_bundled.py {args.name}"
         + (f" --threads {args.threads}" if args.threads else ""),
     }
+    if args.note:
+        record["note"] = args.note
     if args.bundle_only:
         run_dir = Path(args.bundle_only)
-        record["threads_note"] = os.environ.get("OMP_NUM_THREADS", "")
     else:
         from medsr.config import load_config
         from medsr.train import train_from_config

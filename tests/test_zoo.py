@@ -88,3 +88,29 @@ def test_models_cli_lists_every_bundled_model(capsys: pytest.CaptureFixture[str]
     rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == list(BUNDLED)
     assert all(r["card"].startswith("docs/models/") for r in rows)
+
+
+def test_shipped_weights_are_small_and_trained_only_on_training_scans() -> None:
+    from medsr.config import load_config
+    from medsr.zoo import ROOT_HINT, read_card, weights_dir
+
+    total = 0
+    for name, model in BUNDLED.items():
+        path = bundled_path(name)
+        size = path.stat().st_size
+        total += size
+        assert size < 6 * 2**20, f"{name}: {size / 2**20:.1f} MB"
+        ckpt = load_checkpoint(path)
+        card = read_card(name)
+        # the card, the shipped checkpoint and the recipe in the repository tell the same story
+        assert card["recipe"] == model.config
+        recipe = load_config(ROOT_HINT / model.config)
+        trained = {item.scan for item in recipe.data.train}
+        assert set(card["train_scans"]) == trained
+        assert {d["scan"] for d in ckpt.config["data"]["train"]} == trained
+        held_out = {"pycortex_s1", "pydicom_ct_693", "pydicom_ct_vr_un"}
+        assert not trained & held_out, f"{name} trained on a held-out scan"
+        assert card["train_summary"]["steps"] == recipe.train.steps
+        assert ckpt.modality == model.modality
+    assert total < 20 * 2**20
+    assert weights_dir().name == "weights"

@@ -17,6 +17,9 @@ from typing import Any
 
 from medsr.errors import InputError
 
+#: The repository root when running from a checkout (recipes live in ``configs/bundled/``).
+ROOT_HINT = Path(__file__).resolve().parents[2]
+
 
 @dataclass(frozen=True)
 class BundledModel:
