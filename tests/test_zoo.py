@@ -114,3 +114,19 @@ def test_shipped_weights_are_small_and_trained_only_on_training_scans() -> None:
         assert ckpt.modality == model.modality
     assert total < 20 * 2**20
     assert weights_dir().name == "weights"
+
+
+def test_enhance_by_bundled_name(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from medsr.io import read_volume
+
+    src = tmp_path / "slice.png"
+    y, x = np.mgrid[0:40, 0:48]
+    Image.fromarray((128 + 100 * np.sin(x / 5.0) * np.cos(y / 7.0)).astype(np.uint8)).save(src)
+    out = tmp_path / "slice_x2.png"
+    assert main(["enhance", str(src), "--model", "srgan-t1-x2", "-o", str(out), "--force"]) == 0
+    assert read_volume(out).shape == (1, 80, 96)
+    meta = json.loads((tmp_path / "slice_x2.json").read_text())
+    assert meta["model"]["name"] == "srresnet"
