@@ -12,6 +12,7 @@ import torch
 
 from medsr.config import load_config
 from medsr.config.schema import GuardConfig
+from medsr.errors import ConfigError
 from medsr.train import train_from_config
 from medsr.train.checkpoint import load_checkpoint
 from medsr.train.guard import DivergenceGuard, TrainingDiverged
@@ -43,6 +44,28 @@ def test_guard_checks() -> None:
     assert g2.failures == 1  # a checkpoint at the failed step proves nothing
     g2.record_checkpoint(6)
     assert g2.failures == 0
+
+
+def test_loss_spike_trips_after_consecutive_steps_only() -> None:
+    cfg = GuardConfig(spike_factor=10.0, spike_window=60, spike_steps=3)
+    g = DivergenceGuard(cfg, adversarial="wgan")
+    rng = [0.008 + 0.001 * ((i * 7) % 5) for i in range(60)]
+    for v in rng:  # a noisy but steady L1 loss, with an adversarial term that may be large
+        assert g.check({"g_pixel": v, "g_adv": -50.0, "g_total": v - 0.05}) is None
+    assert g.check({"g_pixel": 0.5}) is None and g.check({"g_pixel": 0.5}) is None
+    assert g.check({"g_pixel": 0.009}) is None  # back to normal: the run resets
+    assert g.check({"g_pixel": 0.5}) is None and g.check({"g_pixel": 0.5}) is None
+    assert "loss spike" in (g.check({"g_pixel": 0.6}) or "")
+    state = g.state_dict()
+    g2 = DivergenceGuard(cfg)
+    g2.load_state_dict(state)
+    assert list(g2.content) == list(g.content) and g2.spike_run == 3
+    old = {k: v for k, v in state.items() if k not in ("spike_run", "content")}
+    DivergenceGuard(cfg).load_state_dict(old)  # checkpoints from before the check still load
+    off = DivergenceGuard(GuardConfig(spike_steps=0))
+    assert all(off.check({"g_pixel": 1e3 if i > 60 else 1e-3}) is None for i in range(70))
+    with pytest.raises(ConfigError, match="spike_factor"):
+        GuardConfig(spike_factor=0.5)
 
 
 def _events(run: Path, name: str) -> list[dict[str, object]]:

@@ -306,12 +306,20 @@ class GuardConfig:
     collapse_steps: int = 50
     constant_std: float = 1e-6
     constant_steps: int = 20
+    spike_factor: float = 20.0
+    spike_window: int = 200
+    spike_steps: int = 3
     lr_factor: float = 0.5
     max_recoveries: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 < self.lr_factor <= 1.0:
             raise ConfigError(f"train.guard.lr_factor must be in (0, 1], got {self.lr_factor}")
+        if self.spike_steps > 0 and (self.spike_factor <= 1.0 or self.spike_window < 10):
+            raise ConfigError(
+                "train.guard needs spike_factor > 1 and spike_window >= 10 "
+                f"(got {self.spike_factor}, {self.spike_window}); spike_steps: 0 disables the check"
+            )
 
 
 @dataclass

@@ -107,7 +107,8 @@ def prepare_new(run_dir: Path) -> None:
 def check_resume_config(
     stored: dict[str, Any], given: dict[str, Any], *, step: int | None = None
 ) -> None:
-    """Refuse a resume whose config changes anything beyond :data:`RESUMABLE_CHANGES`.
+    """Refuse a resume whose config changes anything beyond :data:`RESUMABLE_CHANGES` and the
+    divergence guard's thresholds (``train.guard.*``: they watch, they do not train).
 
     With the run's current ``step``, a schedule boundary of :data:`MOVABLE_BOUNDARIES` may also
     move (e.g. a longer pretraining phase) as long as the run has reached neither the old nor the
@@ -118,7 +119,11 @@ def check_resume_config(
     """
     from medsr.config.load import diff_plain
 
-    changed = [k for k in diff_plain(stored, given) if k not in RESUMABLE_CHANGES]
+    changed = [
+        k
+        for k in diff_plain(stored, given)
+        if k not in RESUMABLE_CHANGES and not k.startswith("train.guard.")
+    ]
     if step is not None:
         changed = [
             k
