@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     work = args.keep or Path(tempfile.mkdtemp(prefix="medsr-quality-"))
     t0 = time.perf_counter()
     result: dict[str, Any] = {"threads": torch.get_num_threads(), "models": {}}
-    mri = run_demo(work / "mri", scans=[HELD_OUT_MRI], ct_scans=[], report=args.keep is not None)
+    mri = run_demo(
+        work / "mri", scans=[HELD_OUT_MRI], ct_scans=[], report=args.keep is not None,
+        precision="fp32",
+    )  # fmt: skip
     result["models"].update(summarise(mri.out_dir))
     ct_models: dict[str, Any] = {}
     for seed in range(args.seeds):

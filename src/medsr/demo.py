@@ -169,7 +169,19 @@ def _display_window(vol: Volume, task: str) -> list[float]:
     return [0.0, hi if hi > 0 else float(vol.array.max() or 1.0)]
 
 
-def _predictor(model: str, task: str, shape: Sequence[int]) -> Any:
+def native_bf16() -> bool:
+    """Whether this CPU runs bf16 convolutions natively (AVX512-BF16 / AMX), where they are faster."""
+    import torch
+
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # older torch: no probe, no bf16 by default
+        return False
+
+
+def _predictor(model: str, task: str, shape: Sequence[int], precision: str) -> Any:
+    import torch
+
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
     from medsr.infer.sliding_window import balanced_windows
@@ -177,14 +189,17 @@ def _predictor(model: str, task: str, shape: Sequence[int]) -> Any:
     net, spec = load_engine(model)
     if task == "sr3d":  # the fewest windows of <= 112^3 that tile the volume with 16 voxels shared
         win, ov = balanced_windows(shape, max_window=112, min_overlap=16)
-        return Predictor(net, spec=spec, window=win, overlap=ov, batch_size=1)
+        amp = torch.bfloat16 if precision == "bf16" else None
+        return Predictor(net, spec=spec, window=win, overlap=ov, batch_size=1, amp_dtype=amp)
     # 2D: one window per slice (clipped to the slice) for the slice sizes of the demo
     return Predictor(
         net, spec=spec, window=512, overlap=0.125, batch_size=8 if task == "sr2d" else 1
     )
 
 
-def _run_sr3d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Volume], dict]:
+def _run_sr3d(
+    case: CasePlan, ref: Volume, say: Progress, precision: str
+) -> tuple[dict[str, Volume], dict]:
     from medsr.baselines import run_baseline
     from medsr.degrade.volumes import truncate_kspace_volume
     from medsr.infer.consistency import apply_data_consistency
@@ -196,7 +211,7 @@ def _run_sr3d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Vol
     for name in UPSAMPLERS:
         methods[name] = run_baseline(name, low, scale=f)
     say(f"{case.model} on {case.scan} {ref.shape}")
-    raw = _predictor(case.model, case.task, zero_filled.shape)(zero_filled)
+    raw = _predictor(case.model, case.task, zero_filled.shape, precision)(zero_filled)
     fixed, dc = apply_data_consistency(raw.array, zero_filled.array, spatial_dims=3, factor=f)
     methods[f"{case.model} (no DC)"] = raw
     methods[case.model] = raw.with_array(fixed)
@@ -207,6 +222,7 @@ def _run_sr3d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Vol
         "degradation": {"kind": "kspace", "factor": list(f), "keep_shape": True},
         "data_consistency": {"before": dc.error_before, "after": dc.error_after},
         "title": "3D T1 MRI, k-space truncation x2 (H, W), same grid",
+        "precision": precision,
     }
     return methods, extra
 
@@ -219,7 +235,7 @@ def _run_sr2d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Vol
     low = downsample_volume(ref, factor=f, method="bicubic")
     methods = {name: run_baseline(name, low, scale=f) for name in UPSAMPLERS}
     say(f"{case.model} on {case.scan}: {ref.shape[0]} axial slices")
-    methods[case.model] = _predictor(case.model, case.task, low.shape)(low)
+    methods[case.model] = _predictor(case.model, case.task, low.shape, "fp32")(low)
     extra = {
         "input": methods["nearest"],
         "input_label": "bicubic x2 decimated slices (shown nearest-upsampled)",
@@ -249,7 +265,7 @@ def _run_denoise2d(
         except MissingDependencyError:
             notes.append(f"{name} baseline skipped: pip install 'medsr[classic]' (scikit-image)")
     say(f"{case.model} on {case.scan}")
-    methods[case.model] = _predictor(case.model, case.task, low.shape)(low)
+    methods[case.model] = _predictor(case.model, case.task, low.shape, "fp32")(low)
     extra = {
         "input": low,
         "input_label": "simulated quarter-dose CT (projection-domain Poisson noise)",
@@ -286,6 +302,7 @@ def run_demo(
     overwrite: bool = True,
     report: bool = True,
     seed: int = 0,
+    precision: str = "auto",
     progress: Progress | None = None,
     on_plan: Callable[[int], None] | None = None,
 ) -> DemoResult:
@@ -300,6 +317,9 @@ def run_demo(
         overwrite: Replace outputs from an earlier run.
         report: Write ``report.html`` and ``report.md``.
         seed: Seed of the CT noise.
+        precision: The 3D model's arithmetic: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"``
+            (bf16 where the CPU has native bf16, about twice as fast; the accuracy cost is in
+            docs/BENCHMARKS.md, "bf16 accuracy"). The 2D models always run in fp32.
         progress: Called with a short message at every stage.
         on_plan: Called once with the number of stages (for a progress bar).
 
@@ -317,6 +337,10 @@ def run_demo(
 
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"precision must be auto, fp32 or bf16, got {precision!r}")
+    if precision == "auto":
+        precision = "bf16" if native_bf16() else "fp32"
     cases, notes = plan_cases(scans=scans, ct_scans=ct_scans, all_scans=all_scans, models=models)
     if not cases:
         from medsr.errors import MedsrError
@@ -335,7 +359,7 @@ def run_demo(
             refs = {case.scan: _load_reference(case)}  # keep one reference in memory
         ref = refs[case.scan]
         if case.task == "sr3d":
-            methods, extra = _run_sr3d(case, ref, say)
+            methods, extra = _run_sr3d(case, ref, say, precision)
         elif case.task == "sr2d":
             methods, extra = _run_sr2d(case, ref, say)
         else:
@@ -384,6 +408,7 @@ def run_demo(
             "data_consistency": extra["data_consistency"],
             "degradation": extra["degradation"],
             "training_log": "training_log.jsonl" if log else None,
+            "precision": extra.get("precision", "fp32"),
             "shape": list(ref.shape),
             "spacing_mm": [float(s) for s in ref.spacing],
         }
@@ -396,6 +421,11 @@ def run_demo(
     files.append(write_json(out / "metrics.json", rows, overwrite=overwrite))
     files.append(write_text_atomic(out / "metrics.csv", cases_to_csv(rows), overwrite=overwrite))
     seconds = time.perf_counter() - t0
+    if precision == "bf16" and any(c.task == "sr3d" for c in cases):
+        notes.append(
+            "the 3D model ran under bf16 autocast (this CPU has native bf16; about 2x faster "
+            "than fp32, see docs/BENCHMARKS.md 'bf16 accuracy'); --precision fp32 for full precision"
+        )
     run_info = {
         "kind": "medsr-demo",
         "medsr_version": _version(),

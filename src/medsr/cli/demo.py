@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="bundled model to run (repeatable; default: all, see `medsr models`)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="3D model arithmetic (auto: bf16 autocast where the CPU has native bf16)",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; print the table")
 
@@ -66,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             all_scans=args.all_scans,
             models=args.models,
             report=not args.no_report,
+            precision=args.precision,
             progress=say,
             on_plan=plan,
         )
