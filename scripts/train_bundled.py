@@ -20,17 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def main(argv: list[str] | None = None) -> int:
+    from medsr.demo import cpu_name
     from medsr.zoo import BUNDLED, bundle_run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -468,15 +468,19 @@ def _version() -> str:
     return __version__
 
 
-def _hardware() -> str:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what :mod:`platform` knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    return platform.processor() or platform.machine()
+
+
+def _hardware() -> str:
+    import torch
+
+    threads = torch.get_num_threads()
+    return f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} ({threads} threads)"

@@ -101,6 +101,14 @@ def _open(width: int, height: int, label: str) -> list[str]:
     ]
 
 
+def _ylabel(cy: float, label: str) -> str:
+    """A y-axis label rotated along the left edge, centred at height ``cy``."""
+    return (
+        f'<text x="14" y="{_num(cy)}" text-anchor="middle" font-size="11" fill="#333" '
+        f'transform="rotate(-90 14 {_num(cy)})">{escape(label)}</text>'
+    )
+
+
 def _text(
     x: float, y: float, s: str, *, anchor: str = "middle", size: float = 11, **kw: str
 ) -> str:
@@ -359,11 +367,7 @@ def line_chart(
                 )
     parts.append(_text(left + pw / 2, height - 8, xlabel, fill="#333"))
     if ylabel:
-        cy = top + ph / 2
-        parts.append(
-            f'<text x="14" y="{_num(cy)}" text-anchor="middle" font-size="11" fill="#333" '
-            f'transform="rotate(-90 14 {_num(cy)})">{escape(ylabel)}</text>'
-        )
+        parts.append(_ylabel(top + ph / 2, ylabel))
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -485,11 +489,7 @@ def box_plot(
                 f'fill="#222"{weight}>{escape(it.label)}</text>'
             )
     if ylabel:
-        cy = top + ph / 2
-        parts.append(
-            f'<text x="14" y="{_num(cy)}" text-anchor="middle" font-size="11" fill="#333" '
-            f'transform="rotate(-90 14 {_num(cy)})">{escape(ylabel)}</text>'
-        )
+        parts.append(_ylabel(top + ph / 2, ylabel))
     parts.append("</svg>")
     return "\n".join(parts)
 
