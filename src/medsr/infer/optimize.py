@@ -119,7 +119,8 @@ class BufferedMDCSRN(nn.Module):
     def _fast_path_ok(self) -> bool:
         if torch.is_grad_enabled():
             return False
-        for block in self.model.blocks:
+        m: Any = self.model
+        for block in m.blocks:
             for unit in block.units:
                 bn, act = unit[0], unit[1]
                 if not isinstance(bn, _BN) or bn.training or bn.running_var is None:
@@ -133,7 +134,8 @@ class BufferedMDCSRN(nn.Module):
         key = (ref.dtype, ref.device, torch.is_inference_mode_enabled())
         if key not in self._affine:
             out = []
-            for block in self.model.blocks:
+            m: Any = self.model
+            for block in m.blocks:
                 for unit in block.units:
                     bn = unit[0]
                     inv = torch.rsqrt(bn.running_var.double() + bn.eps)
@@ -317,15 +319,17 @@ def _fold_conv_through_shuffle(conv: nn.Module, factor: tuple[int, ...]) -> nn.M
                 d = [r * ei + qi - ai for r, ei, qi, ai in zip(factor, e, q, a)]
                 if any(abs(di) > p for di, p in zip(d, pads)):
                     continue
-                src = w[(slice(None), slice(None), *(di + p for di, p in zip(d, pads)))]
-                dst = (
+                taps: tuple[Any, ...] = tuple(di + p for di, p in zip(d, pads))
+                src = w[(slice(None), slice(None), *taps)]
+                dst: tuple[Any, ...] = (
                     slice(a_index, None, block),  # output channel o * block + a
                     slice(q_index, None, block),  # input channel c * block + q
                     *(ei + c for ei, c in zip(e, coarse)),
                 )
                 folded[dst] = src
-    g = type(conv)(in_c * block, out_c * block, folded.shape[2:], padding=coarse,
-                   bias=conv.bias is not None)  # fmt: skip
+    make: Any = type(conv)
+    g = make(in_c * block, out_c * block, tuple(folded.shape[2:]), padding=tuple(coarse),
+             bias=conv.bias is not None)  # fmt: skip
     g = g.to(conv.weight)
     with torch.no_grad():
         g.weight.copy_(folded)
