@@ -9,16 +9,21 @@ methods, not the neighbours.
 Per case (same network, window, overlap 0.25, Gaussian blending sigma 0.125, 4 windows per call):
 
 * ``monai``: ``monai.inferers.sliding_window_inference`` with the plain module;
+* ``monai-b2``, ``monai-b1``: the same with 2 and 1 windows per call (medsr splits a call into
+  cache-sized sub-batches on the CPU, so MONAI's best batch size is reported as well);
+* ``monai-bf16``: MONAI under bfloat16 autocast (the peer of ``medsr-bf16``);
 * ``medsr-swi``: :func:`medsr.infer.sliding_window.sliding_window_inference`, the same module;
-* ``medsr``: :class:`medsr.infer.Predictor` (its default path: batch norms folded into the
-  convolutions, channels-last for 2D, inference mode);
+* ``medsr``: :class:`medsr.infer.Predictor` (its default path: the network rewritten for
+  inference by :mod:`medsr.infer.optimize`, channels-last, cache-sized sub-batches, inference
+  mode);
 * ``medsr-exact``: Predictor in exact mode (halo from the measured receptive field);
 * ``medsr-bf16``: Predictor under bfloat16 autocast;
 * ``medsr-ov0.1``: Predictor with overlap 0.1 (fewer windows where the volume size allows;
   compare its seam error with MONAI's at 0.25).
 
 Methods are interleaved and repeated; the best time counts (the machine may be shared), and the
-peak (a 4096^2 fp32 matmul, 64->64-channel 3x3 and 3x3x3 convolutions) is re-measured before every
+peak (a 4096^2 fp32 matmul, 64->64-channel 3x3 and 3x3x3 convolutions in channels-first and
+channels-last layouts) is re-measured before every
 repetition, the best counting, so the percentage compares the case with the machine's state at
 the time. Seam
 error is measured against one full-volume fp32 pass of the plain module: max and RMS absolute
@@ -54,6 +59,8 @@ def peak_gflops(reps: int) -> dict[str, float]:
     a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
     x2, w2 = torch.randn(8, 64, 128, 128), torch.randn(64, 64, 3, 3)
     x3, w3 = torch.randn(1, 64, 40, 40, 40), torch.randn(64, 64, 3, 3, 3)
+    x2l, w2l = (t.contiguous(memory_format=torch.channels_last) for t in (x2, w2))
+    x3l, w3l = (t.contiguous(memory_format=torch.channels_last_3d) for t in (x3, w3))
     jobs: dict[str, tuple[Callable[[], Any], float]] = {
         "matmul_4096": (lambda: a @ b, 2 * 4096**3),
         "conv2d_64x64": (
@@ -62,6 +69,14 @@ def peak_gflops(reps: int) -> dict[str, float]:
         ),
         "conv3d_64x64": (
             lambda: torch.nn.functional.conv3d(x3, w3, padding=1),
+            2 * 64 * 64 * 27 * 40**3,
+        ),
+        "conv2d_64x64_nhwc": (
+            lambda: torch.nn.functional.conv2d(x2l, w2l, padding=1),
+            2 * 8 * 64 * 64 * 9 * 128 * 128,
+        ),
+        "conv3d_64x64_ndhwc": (
+            lambda: torch.nn.functional.conv3d(x3l, w3l, padding=1),
             2 * 64 * 64 * 27 * 40**3,
         ),
     }
@@ -80,15 +95,17 @@ def _timed(fn: Callable[[], Any]) -> float:
 
 
 class _Counter:
-    """Wraps a network; counts output voxels it produced (to compute executed FLOPs)."""
+    """A forward hook counting the output voxels a network produced (for executed FLOPs).
 
-    def __init__(self, net: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        self.net, self.voxels = net, 0
+    A hook, not a wrapper, so that the Predictor still sees its own module (it sizes CPU
+    sub-batches only for modules).
+    """
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.net(x)
+    def __init__(self) -> None:
+        self.voxels = 0
+
+    def __call__(self, _module: Any, _args: Any, y: torch.Tensor) -> None:
         self.voxels += y.shape[0] * math.prod(y.shape[2:])
-        return y
 
 
 def _volume(name: str, shape: tuple[int, ...], seed: int = 0) -> tuple[np.ndarray, str]:
@@ -130,15 +147,20 @@ def run_case(case: dict[str, Any], reps: int) -> dict[str, Any]:
     ref = float(full.abs().max())
     common = {"window": win, "overlap": 0.25, "blend": "gaussian", "batch_size": 4}
 
-    def monai(counter: _Counter) -> torch.Tensor:
-        from monai.inferers import sliding_window_inference as monai_swi
+    def monai_with(batch: int, amp: bool = False) -> Callable[[], torch.Tensor]:
+        def go() -> torch.Tensor:
+            from monai.inferers import sliding_window_inference as monai_swi
 
-        return monai_swi(
-            x, [win] * nd, 4, counter, overlap=0.25, mode="gaussian", sigma_scale=0.125
-        )  # type: ignore[return-value]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+                y = monai_swi(
+                    x, [win] * nd, batch, model, overlap=0.25, mode="gaussian", sigma_scale=0.125
+                )
+            return y.float()  # type: ignore[union-attr]
 
-    def swi(counter: _Counter) -> torch.Tensor:
-        return sliding_window_inference(x, counter, scale=scale, **common)  # type: ignore[arg-type]
+        return go
+
+    def swi() -> torch.Tensor:
+        return sliding_window_inference(x, model, scale=scale, **common)  # type: ignore[arg-type]
 
     predictors = {
         "medsr": Predictor(model, spec=spec, **common),  # type: ignore[arg-type]
@@ -147,33 +169,37 @@ def run_case(case: dict[str, Any], reps: int) -> dict[str, Any]:
         "medsr-ov0.1": Predictor(model, spec=spec, **{**common, "overlap": 0.1}),  # type: ignore[arg-type]
     }
 
-    def via(p: Predictor) -> Callable[[_Counter], torch.Tensor]:
-        base = p.net
-
-        def go(counter: _Counter) -> torch.Tensor:
-            counter.net, p.net = base, counter
-            try:
-                arr = x[:, 0].numpy()[None] if nd == 2 else x[0].numpy()
-                out = torch.from_numpy(p.run_array(arr))
-                return out[0][:, None] if nd == 2 else out[None]
-            finally:
-                p.net = base
+    def via(p: Predictor) -> Callable[[], torch.Tensor]:
+        def go() -> torch.Tensor:
+            arr = x[:, 0].numpy()[None] if nd == 2 else x[0].numpy()
+            out = torch.from_numpy(p.run_array(arr))
+            return out[0][:, None] if nd == 2 else out[None]
 
         return go
 
-    methods: dict[str, Callable[[_Counter], torch.Tensor]] = {"monai": monai, "medsr-swi": swi}
-    methods.update({k: via(p) for k, p in predictors.items()})
+    methods: dict[str, tuple[Callable[[], torch.Tensor], torch.nn.Module]] = {
+        "monai": (monai_with(4), model),
+        "monai-b2": (monai_with(2), model),
+        "monai-b1": (monai_with(1), model),
+        "monai-bf16": (monai_with(4, amp=True), model),
+        "medsr-swi": (swi, model),
+    }
+    for key, p in predictors.items():
+        assert isinstance(p.net, torch.nn.Module)
+        methods[key] = (via(p), p.net)
     times: dict[str, list[float]] = {k: [] for k in methods}
     results: dict[str, Any] = {}
     peaks: list[dict[str, float]] = []
     for rep in range(reps):
         peaks.append(peak_gflops(1))
-        for name, fn in methods.items():
-            counter = _Counter(model)
+        for name, (fn, module) in methods.items():
+            counter = _Counter()
+            handle = module.register_forward_hook(counter)
             with torch.inference_mode():
                 t = time.perf_counter()
-                y = fn(counter)
+                y = fn()
                 times[name].append(time.perf_counter() - t)
+            handle.remove()
             if rep == 0:
                 diff = (y - full).abs()
                 results[name] = {
@@ -184,6 +210,7 @@ def run_case(case: dict[str, Any], reps: int) -> dict[str, Any]:
     out_vox = full.shape[0] * math.prod(full.shape[2:])
     peak_by_kind = {k: max(p[k] for p in peaks) for k in peaks[0]}
     peak = max(peak_by_kind.values())
+    best_monai = min(min(times[k]) for k in ("monai", "monai-b2", "monai-b1"))
     for name in methods:
         best = min(times[name])
         gflops = results[name]["windows_voxels"] * flops_vox / best / 1e9
@@ -193,6 +220,8 @@ def run_case(case: dict[str, Any], reps: int) -> dict[str, Any]:
             gflops=gflops,
             pct_peak=100 * gflops / peak,
             speedup_vs_monai=min(times["monai"]) / best,
+            speedup_vs_best_monai_batch=best_monai / best,
+            speedup_vs_monai_bf16=min(times["monai-bf16"]) / best,
         )
     return {
         "case": case["label"], "input": list(x.shape), "window": win, "halo": list(halo),
@@ -267,6 +296,8 @@ def main() -> None:
         for name, m in res["methods"].items():
             print(
                 f"  {name:12s} {m['out_voxels_per_s'] / 1e3:9.1f} kvox/s  x{m['speedup_vs_monai']:.2f}"
+                f" (best-batch x{m['speedup_vs_best_monai_batch']:.2f},"
+                f" bf16 x{m['speedup_vs_monai_bf16']:.2f})"
                 f"  {m['gflops']:6.1f} GFLOP/s ({m['pct_peak']:4.1f}% peak)"
                 f"  seam max {m['seam_max_rel']:.2e} rms {m['seam_rms_rel']:.2e}"
             )

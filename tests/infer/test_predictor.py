@@ -168,3 +168,21 @@ def test_hu_outside_the_model_window_passes_through() -> None:
     assert out.array[0, 0, 1, 0] == 3500.0
     np.testing.assert_allclose(out.array[0, 0, 2:, :], 1024.0)
     assert out.meta["medsr_model"]["hu_passthrough_voxels"] == 9
+
+
+def test_cpu_sub_batches_follow_the_measured_activation_size(srresnet2d) -> None:  # type: ignore[no-untyped-def]
+    model, _ = srresnet2d
+    x = rand((1, 5, 30, 26), seed=3)
+    calls: list[int] = []
+    base = Predictor(model, spec=spec(2, (1, 2, 2)), window=12, batch_size=4, cpu_chunk_bytes=0)
+    ref = base.run_array(x)
+    # the widest activation of SRResNet x2 (F=8) is the upsampling conv: 32 channels per LR voxel
+    small = Predictor(
+        model, spec=spec(2, (1, 2, 2)), window=12, batch_size=4, cpu_chunk_bytes=2 * 32 * 4 * 144
+    )
+    handle = small.net.register_forward_pre_hook(lambda _m, args: calls.append(args[0].shape[0]))
+    y = small.run_array(x)
+    handle.remove()
+    assert small._act_bytes == pytest.approx(32 * 4)  # bytes per input voxel, measured
+    assert calls[0] == 1 and max(calls) == 2  # the probe window alone, then pairs
+    np.testing.assert_allclose(y, ref, rtol=1e-6, atol=1e-6)

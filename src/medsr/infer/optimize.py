@@ -15,7 +15,11 @@
   in-place ELU, the 1x1 convolutions as matrix products, and (on the CPU) one window at a time
   so the working set stays in the cache: 2x faster than the module on 4 windows of 32^3, equal
   to it within float rounding (~1e-7).
-* **channels-last** memory format (NHWC / NDHWC), which oneDNN convolutions prefer on CPUs for 2D.
+* **output convolution on the coarse grid** (SRResNet / SRGAN): ``conv(F -> 1)`` after the last
+  pixel shuffle becomes an equivalent convolution before it, with ``prod(scale)`` outputs
+  (:func:`fold_output_shuffle`); a one-channel convolution is slow in oneDNN and the shuffle of
+  ``F`` fine-grid channels is saved.
+* **channels-last** memory format (NHWC / NDHWC), which oneDNN convolutions prefer on CPUs.
 * optionally :func:`torch.compile` (fuses element-wise chains and concatenations; compiling takes
   tens of seconds per window shape, so it pays off only on large volumes).
 """
@@ -113,8 +117,9 @@ class BufferedMDCSRN(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self._work: tuple[tuple[Any, ...], torch.Tensor, torch.Tensor] | None = None
+        self._work: tuple[tuple[Any, ...], list[torch.Tensor]] | None = None
         self._affine: dict[tuple[Any, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        self._levels: dict[tuple[Any, ...], tuple[list[tuple[torch.Tensor, int]], Any]] = {}
 
     def _fast_path_ok(self) -> bool:
         if torch.is_grad_enabled():
@@ -130,8 +135,13 @@ class BufferedMDCSRN(nn.Module):
         return True
 
     def _unit_affines(self, ref: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per unit: its batch norm as ``scale * x + shift`` (two ``(C,)`` vectors in ``ref``'s dtype)."""
+        """Per unit: its batch norm as ``scale * x + shift`` (two ``(C,)`` vectors).
+
+        float32 for reduced-precision features too: the multiply-add then runs in float32 and
+        rounds once, as the batch norm it replaces does.
+        """
         key = (ref.dtype, ref.device, torch.is_inference_mode_enabled())
+        dtype = torch.float64 if ref.dtype == torch.float64 else torch.float32
         if key not in self._affine:
             out = []
             m: Any = self.model
@@ -143,19 +153,62 @@ class BufferedMDCSRN(nn.Module):
                     shift = -bn.running_mean.double() * scale
                     if bn.bias is not None:
                         shift = shift + bn.bias.double()
-                    out.append((scale.to(ref.device, ref.dtype), shift.to(ref.device, ref.dtype)))
+                    out.append((scale.to(ref.device, dtype), shift.to(ref.device, dtype)))
             self._affine = {key: out}  # one dtype/device at a time
         return self._affine[key]
 
     def _workspace(
-        self, shape: tuple[int, ...], act_numel: int, ref: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The feature buffer (``shape``) and a flat activation buffer, kept between calls."""
-        key = (shape, act_numel, ref.dtype, ref.device, torch.is_inference_mode_enabled())
+        self, numels: tuple[int, ...], ref: torch.Tensor, wide: tuple[bool, ...] = ()
+    ) -> list[torch.Tensor]:
+        """Flat buffers of the given sizes in ``ref``'s dtype (float32 where ``wide``), kept
+        between calls."""
+        wide = wide or (False,) * len(numels)
+        key = (numels, wide, ref.dtype, ref.device, torch.is_inference_mode_enabled())
         if self._work is None or self._work[0] != key:
             self._work = None  # free the old workspace before allocating the new one
-            self._work = (key, ref.new_empty(shape), ref.new_empty((act_numel,)))
-        return self._work[1], self._work[2]
+            accurate = torch.promote_types(ref.dtype, torch.float32)
+            self._work = (
+                key,
+                [ref.new_empty((n,), dtype=accurate if w else None) for n, w in zip(numels, wide)],
+            )
+        return self._work[1]
+
+    def _level_weights(
+        self, ref: torch.Tensor
+    ) -> tuple[list[tuple[torch.Tensor, int]], torch.Tensor | None]:
+        """Per level (stem, block 1, ...): the 1x1 weights of every consumer it feeds, stacked.
+
+        Compressor ``t`` reads the stem and blocks ``1 .. t + 1``; the reconstruction reads
+        all. Consumers are laid out as the columns of one accumulator ``[c_0 | c_1 | .. | rec]``,
+        so level ``L`` feeds the suffix that starts at compressor ``max(L - 1, 0)``: one matrix
+        product per level with ``(N_L, C_L)`` weights. Returns ``(weights, first column)`` per
+        level and the consumers' biases as one vector (None without biases).
+        """
+        key = (ref.dtype, ref.device, torch.is_inference_mode_enabled())
+        if key not in self._levels:
+            m: Any = self.model
+            consumers = [*m.compressors, m.reconstruction]
+            widths = [m.stem.out_channels] + [b.out_channels for b in m.blocks]
+            bounds = [0, *itertools.accumulate(widths)]
+            starts = [0, *itertools.accumulate(c.out_channels for c in consumers)]
+            levels = []
+            for level in range(len(widths)):
+                first = max(level - 1, 0)
+                rows = [
+                    c.weight.flatten(1)[:, bounds[level] : bounds[level + 1]]
+                    for c in consumers[first:]
+                ]
+                w = torch.cat(rows).to(ref.device, ref.dtype).contiguous()
+                levels.append((w, starts[first]))
+            bias = None
+            if any(c.bias is not None for c in consumers):
+                parts = [
+                    c.bias if c.bias is not None else c.weight.new_zeros(c.out_channels)
+                    for c in consumers
+                ]
+                bias = torch.cat(parts).to(ref.device, ref.dtype)
+            self._levels = {key: (levels, bias)}  # one dtype/device at a time
+        return self._levels[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from medsr.nn.validation import check_input
@@ -169,7 +222,12 @@ class BufferedMDCSRN(nn.Module):
         return self._run_batched(x)
 
     def _run_cpu(self, x: torch.Tensor) -> torch.Tensor:
-        """One window, channels-last: the workspace is a ``(voxels, channels)`` matrix."""
+        """One window, channels-last: each level is a dense ``(voxels, channels)`` matrix.
+
+        The 1x1 compressors and the reconstruction are accumulated level by level (see
+        :meth:`_level_weights`) with dense oneDNN matrix products, instead of one strided
+        product over the whole running concatenation per consumer.
+        """
         m: Any = self.model
         spatial = tuple(x.shape[2:])
         voxels, nd = math.prod(spatial), len(spatial)
@@ -179,29 +237,44 @@ class BufferedMDCSRN(nn.Module):
             return flat.view(1, *spatial, flat.shape[1]).permute(to_cf)
 
         stem = m.stem(x)  # its dtype (bf16 under autocast) is the features' dtype
-        total = m.reconstruction.in_channels
-        widest = max(u[2].in_channels for b in m.blocks for u in b.units)
-        buf, act_flat = self._workspace((voxels, total), widest * voxels, stem)
-        affines = iter(self._unit_affines(stem))
         width = stem.shape[1]
-        as_5d(buf[:, :width]).copy_(stem)
+        widths = [width] + [b.out_channels for b in m.blocks]
+        widest = max(u[2].in_channels for b in m.blocks for u in b.units)
+        outs = sum(c.out_channels for c in [*m.compressors, m.reconstruction])
+        numels = (voxels * sum(widths), voxels * widest, voxels * outs)
+        # the accumulator stays float32 under bf16 autocast (sums over levels)
+        feats, act_flat, acc_flat = self._workspace(numels, stem, wide=(False, False, True))
+        acc = acc_flat.view(voxels, outs)
+        bounds = [0, *itertools.accumulate(widths)]
+        level_mats = [
+            feats[voxels * a : voxels * b].view(voxels, b - a)
+            for a, b in itertools.pairwise(bounds)
+        ]
+        weights, bias = self._level_weights(stem)
+        affines = iter(self._unit_affines(stem))
+        as_5d(level_mats[0]).copy_(stem)
         del stem
-        start = width  # first channel of the current block: [h_i, u_i1, ...]
-        buf[:, start : start + width] = buf[:, :width]  # block 1 input is the stem output
+        acc.copy_(_matmul_rows(level_mats[0], weights[0][0]))
+        if bias is not None:
+            acc += bias
+        hidden = level_mats[0]  # the input h of the next block
         for index, block in enumerate(m.blocks):
-            end = start + width
+            mat = level_mats[index + 1]
+            mat[:, :width] = hidden
+            end = width
             for unit in block.units:
                 scale, shift = next(affines)
-                act = act_flat[: (end - start) * voxels].view(voxels, end - start)
-                torch.addcmul(shift, buf[:, start:end], scale, out=act)
+                act = act_flat[: end * voxels].view(voxels, end)
+                torch.addcmul(shift, mat[:, :end], scale, out=act)
                 nn.functional.elu_(act, unit[1].alpha)
                 y = unit[2](as_5d(act))
-                as_5d(buf[:, end : end + y.shape[1]]).copy_(y)
+                as_5d(mat[:, end : end + y.shape[1]]).copy_(y)
                 end += y.shape[1]
-            if index < len(m.compressors):
-                buf[:, end : end + width] = _pointwise_rows(m.compressors[index], buf[:, :end])
-                start = end
-        out = m.shuffle(as_5d(_pointwise_rows(m.reconstruction, buf)))
+            w, first = weights[index + 1]
+            acc[:, first:] += _matmul_rows(mat, w)
+            hidden = acc[:, first : first + width]  # compressor `index` is complete
+        rec = m.reconstruction
+        out = m.shuffle(as_5d(acc[:, outs - rec.out_channels :]))
         out = out + x if getattr(m, "residual", False) else out
         return out.contiguous()
 
@@ -213,7 +286,10 @@ class BufferedMDCSRN(nn.Module):
         stem = m.stem(x)
         total = m.reconstruction.in_channels
         widest = max(u[2].in_channels for b in m.blocks for u in b.units)
-        buf, act_flat = self._workspace((batch, total, *spatial), batch * widest * voxels, stem)
+        buf_flat, act_flat = self._workspace(
+            (batch * total * voxels, batch * widest * voxels), stem
+        )
+        buf = buf_flat.view(batch, total, *spatial)
         affines = iter(self._unit_affines(stem))
         width = stem.shape[1]
         buf[:, :width] = stem
@@ -240,12 +316,30 @@ class BufferedMDCSRN(nn.Module):
         return out + x if getattr(m, "residual", False) else out
 
 
-def _pointwise_rows(conv: nn.Module, rows: torch.Tensor) -> torch.Tensor:
-    """A 1x1(x1) convolution of a ``(voxels, C_in)`` matrix (rows may be strided)."""
-    assert isinstance(conv, _CONV)
-    weight = conv.weight.flatten(1)
-    y = torch.mm(rows, weight.t().to(rows.dtype))
-    return y + conv.bias.to(y.dtype) if conv.bias is not None else y
+def _matmul_rows(rows: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``rows @ weight.T`` for a dense ``(voxels, C_in)`` matrix (a 1x1 convolution).
+
+    On the CPU through oneDNN's matmul (``torch.ops.mkldnn._linear_pointwise``, the kernel
+    ``torch.compile`` uses): 160-210 GFLOP/s for these tall, thin products on the benchmark
+    machine, whose MKL ``torch.mm`` ran them at 55-70. ``torch.mm`` where it is missing.
+    """
+    linear = _onednn_linear() if rows.device.type == "cpu" else None
+    if linear is not None:
+        try:
+            return linear(rows, weight, None, "none", [], "")  # type: ignore[no-any-return]
+        except RuntimeError:  # pragma: no cover - a build whose oneDNN rejects the call
+            pass
+    return torch.mm(rows, weight.t())
+
+
+def _onednn_linear() -> Any:
+    """``torch.ops.mkldnn._linear_pointwise`` where this torch build has it, else None."""
+    if not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        return torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):
+        return None
 
 
 def _pointwise(conv: nn.Module, x: torch.Tensor, voxels: int) -> torch.Tensor:
@@ -414,3 +508,53 @@ def prepare_for_inference(
         compiled: Any = torch.compile(net, dynamic=False)
         return compiled  # type: ignore[no-any-return]
     return net
+
+
+def cpu_cache_budget() -> int:
+    """Bytes of activation per network call that stay cache-resident: half the L3 (Linux sysfs;
+    16 MiB where it cannot be read)."""
+    import glob
+
+    for path in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*")):
+        try:
+            with open(f"{path}/level", encoding="ascii") as f:
+                if f.read().strip() != "3":
+                    continue
+            with open(f"{path}/size", encoding="ascii") as f:
+                text = f.read().strip().upper()
+        except OSError:
+            continue
+        units = {"K": 1024, "M": 1024**2, "G": 1024**3}
+        try:
+            size = int(text[:-1]) * units[text[-1]] if text[-1] in units else int(text)
+        except ValueError:
+            continue
+        return max(size // 2, 1 << 20)
+    return 16 << 20
+
+
+def run_measuring_activations(
+    module: nn.Module, fn: Any, x: torch.Tensor
+) -> tuple[torch.Tensor, float]:
+    """``fn(x)`` and the bytes of the largest output of ``module``'s leaves per voxel of ``x``.
+
+    ``fn`` calls ``module`` (possibly through a wrapper). The ratio times a window's voxels is
+    the largest activation that window produces, from which :class:`~medsr.infer.Predictor`
+    sizes its CPU sub-batches.
+    """
+    widest = 0
+
+    def hook(_module: nn.Module, _args: Any, out: Any) -> None:
+        nonlocal widest
+        if isinstance(out, torch.Tensor):
+            widest = max(widest, out.numel() * out.element_size())
+
+    leaves = [m for m in module.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    try:
+        out = fn(x)
+    finally:
+        for h in handles:
+            h.remove()
+    widest = max(widest, out.numel() * out.element_size())
+    return out, widest / max(math.prod(x.shape[2:]) * x.shape[0], 1)
