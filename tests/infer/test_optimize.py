@@ -7,7 +7,12 @@ import math
 import pytest
 import torch
 
-from medsr.infer.optimize import BufferedMDCSRN, fold_batchnorm, prepare_for_inference
+from medsr.infer.optimize import (
+    BufferedMDCSRN,
+    CoarseGridConv,
+    fold_batchnorm,
+    prepare_for_inference,
+)
 
 from ._models import MDCSRN_KW, SRRESNET2D_KW, build
 
@@ -108,10 +113,10 @@ def test_output_convolution_folded_through_the_shuffle(kwargs: dict) -> None:  #
         if isinstance(act, torch.nn.PReLU):
             act.weight.uniform_(0.05, 0.5, generator=gen)
     fast = prepare_for_inference(model)
-    assert type(fast.tail[0]) is type(model.tail[0])
+    assert isinstance(fast.tail[0], CoarseGridConv)
     last = model.upsample[-1].shuffle.scale  # x4 is two x2 stages: the last one is folded
     block = last**model.spatial_dims if isinstance(last, int) else math.prod(last)
-    assert fast.tail[0].out_channels == model.tail[0].out_channels * block
+    assert fast.tail[0].conv.out_channels == model.tail[0].out_channels * block
     nd = model.spatial_dims
     x = torch.rand(2, 1, *([7, 6, 5][:nd]), generator=gen)
     with torch.no_grad():
@@ -121,6 +126,31 @@ def test_output_convolution_folded_through_the_shuffle(kwargs: dict) -> None:  #
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=2e-6)
     unfolded = prepare_for_inference(model, fold_shuffle=False)
     assert unfolded.tail[0].out_channels == model.tail[0].out_channels
+
+
+@pytest.mark.parametrize(
+    ("kernel", "factor", "taps"),
+    [(3, (2, 2, 2), (2, 2, 2)), (9, (2, 2), (5, 5)), (3, (3, 1), (2, 3)), (5, (1, 3), (5, 3))],
+)
+def test_coarse_grid_convolution_equals_the_fine_one(
+    kernel: int, factor: tuple, taps: tuple
+) -> None:  # type: ignore[type-arg]
+    from medsr.nn.pixel_shuffle import pixel_shuffle
+
+    nd = len(factor)
+    gen = torch.Generator().manual_seed(8)
+    conv_t = torch.nn.Conv3d if nd == 3 else torch.nn.Conv2d
+    fine = conv_t(3, 2, kernel, padding=kernel // 2)
+    with torch.no_grad():
+        fine.weight.normal_(generator=gen)
+        fine.bias.normal_(generator=gen)
+    coarse = CoarseGridConv(fine, factor)
+    assert tuple(coarse.conv.kernel_size) == taps  # the narrowest kernel that covers every shift
+    z = torch.randn(2, 3 * math.prod(factor), *([5, 4, 6][:nd]), generator=gen)
+    with torch.no_grad():
+        ref = fine(pixel_shuffle(z, factor))
+        got = pixel_shuffle(coarse(z), factor)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
 
 
 def test_shuffle_folding_moves_a_per_channel_prelu() -> None:

@@ -377,59 +377,99 @@ def _commuting_activation(act: nn.Module, block: int) -> nn.Module | None:
     return act
 
 
-def _fold_conv_through_shuffle(conv: nn.Module, factor: tuple[int, ...]) -> nn.Module | None:
-    """The low-resolution convolution ``g`` with ``conv(shuffle(z)) == shuffle(g(z))``, or None.
+class CoarseGridConv(nn.Module):
+    """A fine-grid convolution after a pixel shuffle, run on the coarse grid before it.
 
-    ``conv`` (odd kernel ``k``, stride 1, zero padding ``k // 2``) runs on the fine grid after a
-    pixel shuffle by ``factor``. Fine position ``r * i + a`` reads fine offsets ``d`` in
-    ``[-p, p]``, i.e. coarse position ``i + floor((a + d) / r)`` of shuffled channel
-    ``c * block + (a + d) mod r``; so ``g`` has kernel ``2 * ceil(p / r) + 1`` on the coarse grid,
-    ``in * block`` inputs and ``out * block`` outputs (one per sub-position), and zero padding on
-    the coarse grid is zero padding on the fine grid.
+    ``conv`` (odd kernel ``k = 2p + 1``, stride 1, zero padding ``p``) on the output of a pixel
+    shuffle by ``r`` (per axis) equals ``shuffle(g(z))`` for a convolution ``g`` on the coarse
+    grid with ``in * prod(r)`` inputs and ``out * prod(r)`` outputs, one per sub-position ``a``.
+    Fine position ``r i + a`` reads fine offsets ``d`` in ``[-p, p]``, which are coarse offsets
+    ``e`` with ``r e + q - a = d`` of shuffled channel ``c * prod(r) + q``; per axis the
+    sub-position ``a`` needs ``e`` in ``[ceil((a - p - r + 1) / r), floor((p + a) / r)]``.
+    ``g`` uses a kernel of the widest such range ``n`` (2 instead of 3 for ``k = 3, r = 2``: an
+    eighth of the taps of the union in 3D), and each sub-position's output is read at its own
+    shift (the ``offsets``). Zero padding on the coarse grid is zero padding on the fine grid, so
+    the result equals the fine-grid convolution up to float rounding.
+
+    Args:
+        conv: The fine-grid convolution (not modified).
+        factor: The shuffle's per-axis factor.
+
+    Raises:
+        ValueError: For a kernel this cannot fold (even, strided, dilated, grouped, padded
+            otherwise than ``k // 2`` with zeros).
     """
-    if not isinstance(conv, _CONV) or conv.groups != 1 or conv.padding_mode != "zeros":
-        return None
-    nd = conv.weight.ndim - 2
-    kernel = tuple(conv.kernel_size)
-    if (
-        len(factor) != nd
-        or any(k % 2 == 0 for k in kernel)
-        or tuple(conv.stride) != (1,) * nd
-        or tuple(conv.dilation) != (1,) * nd
-        or tuple(conv.padding) != tuple(k // 2 for k in kernel)  # type: ignore[arg-type]
-    ):
-        return None
-    pads = [k // 2 for k in kernel]
-    coarse = [-(-p // r) for p, r in zip(pads, factor)]  # ceil(p / r)
-    block = math.prod(factor)
-    w = conv.weight.detach().to(torch.float64)
-    out_c, in_c = w.shape[:2]
-    folded = torch.zeros(out_c * block, in_c * block, *(2 * c + 1 for c in coarse), dtype=w.dtype)
-    subs = list(itertools.product(*(range(r) for r in factor)))  # row-major, as pixel_shuffle
-    offsets = list(itertools.product(*(range(-c, c + 1) for c in coarse)))
-    for a_index, a in enumerate(subs):
-        for q_index, q in enumerate(subs):
-            for e in offsets:
-                d = [r * ei + qi - ai for r, ei, qi, ai in zip(factor, e, q, a)]
-                if any(abs(di) > p for di, p in zip(d, pads)):
-                    continue
-                taps: tuple[Any, ...] = tuple(di + p for di, p in zip(d, pads))
-                src = w[(slice(None), slice(None), *taps)]
-                dst: tuple[Any, ...] = (
-                    slice(a_index, None, block),  # output channel o * block + a
-                    slice(q_index, None, block),  # input channel c * block + q
-                    *(ei + c for ei, c in zip(e, coarse)),
-                )
-                folded[dst] = src
-    make: Any = type(conv)
-    g = make(in_c * block, out_c * block, tuple(folded.shape[2:]), padding=tuple(coarse),
-             bias=conv.bias is not None)  # fmt: skip
-    g = g.to(conv.weight)
-    with torch.no_grad():
-        g.weight.copy_(folded)
-        if conv.bias is not None and g.bias is not None:
-            g.bias.copy_(conv.bias.repeat_interleave(block))
-    return g
+
+    def __init__(self, conv: nn.Module, factor: tuple[int, ...]) -> None:
+        super().__init__()
+        if not isinstance(conv, _CONV) or conv.groups != 1 or conv.padding_mode != "zeros":
+            raise ValueError("only a plain, ungrouped, zero-padded convolution can be folded")
+        nd = conv.weight.ndim - 2
+        kernel = tuple(conv.kernel_size)
+        if (
+            len(factor) != nd
+            or any(k % 2 == 0 for k in kernel)
+            or tuple(conv.stride) != (1,) * nd
+            or tuple(conv.dilation) != (1,) * nd
+            or tuple(conv.padding) != tuple(k // 2 for k in kernel)  # type: ignore[arg-type]
+        ):
+            raise ValueError(f"cannot fold {conv} through a shuffle by {factor}")
+        pads = [k // 2 for k in kernel]
+        lows, taps, coarse_pad = [], [], []
+        for r, p in zip(factor, pads):
+            lo = [-((p + r - 1 - a) // r) for a in range(r)]  # ceil((a - p - r + 1) / r)
+            hi = [(p + a) // r for a in range(r)]
+            n = max(h - low + 1 for low, h in zip(lo, hi))
+            lows.append(lo)
+            taps.append(n)
+            coarse_pad.append(max(max(-low for low in lo), max(lo) + n - 1))
+        block = math.prod(factor)
+        w = conv.weight.detach().to(torch.float64)
+        out_c, in_c = w.shape[:2]
+        folded = torch.zeros(out_c * block, in_c * block, *taps, dtype=w.dtype)
+        subs = list(itertools.product(*(range(r) for r in factor)))  # row-major, as pixel_shuffle
+        for a_index, a in enumerate(subs):
+            for q_index, q in enumerate(subs):
+                for t in itertools.product(*(range(n) for n in taps)):
+                    e = [lo[ai] + ti for lo, ai, ti in zip(lows, a, t)]
+                    d = [r * ei + qi - ai for r, ei, qi, ai in zip(factor, e, q, a)]
+                    if any(abs(di) > p for di, p in zip(d, pads)):
+                        continue
+                    src_index: tuple[Any, ...] = (
+                        slice(None), slice(None), *(di + p for di, p in zip(d, pads))
+                    )  # fmt: skip
+                    dst: tuple[Any, ...] = (
+                        slice(a_index, None, block),  # output channel o * block + a
+                        slice(q_index, None, block),  # input channel c * block + q
+                        *t,
+                    )
+                    folded[dst] = w[src_index]
+        make: Any = type(conv)
+        self.conv = make(in_c * block, out_c * block, tuple(taps), padding=tuple(coarse_pad),
+                         bias=conv.bias is not None).to(conv.weight)  # fmt: skip
+        with torch.no_grad():
+            self.conv.weight.copy_(folded)
+            if conv.bias is not None:
+                self.conv.bias.copy_(conv.bias.repeat_interleave(block))
+        self.block = block
+        # per sub-position: where its coarse output starts in g's output, per axis
+        self.offsets = [
+            tuple(lo[ai] + pad for lo, ai, pad in zip(lows, a, coarse_pad)) for a in subs
+        ]
+        self.trim = tuple(2 * pad - n + 1 for pad, n in zip(coarse_pad, taps))  # extra length
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        if all(o == (0,) * len(o) for o in self.offsets) and not any(self.trim):
+            return y  # every sub-position reads the same window: no shifts
+        n = x.shape[2:]
+        out = y.new_empty((y.shape[0], y.shape[1], *n))
+        for a_index, off in enumerate(self.offsets):
+            crop = tuple(slice(o, o + size) for o, size in zip(off, n))
+            out[:, a_index :: self.block] = y[
+                (slice(None), slice(a_index, None, self.block), *crop)
+            ]
+        return out
 
 
 def fold_output_shuffle(model: nn.Module, *, max_out_channels: int = 4) -> bool:
@@ -441,7 +481,7 @@ def fold_output_shuffle(model: nn.Module, *, max_out_channels: int = 4) -> bool:
     at 27 % and the 3D 3^3 one at 4 % of the speed of a 64-channel convolution on the benchmark
     machine) and the shuffle copies ``F`` fine-grid channels. An elementwise activation commutes
     with the shuffle, so this rewrites the end as ``conv -> act -> g -> shuffle [-> act]`` with
-    ``g`` from :func:`_fold_conv_through_shuffle`: the same function up to float rounding, and
+    ``g`` a :class:`CoarseGridConv`: the same function up to float rounding, and
     only ``out_channels * prod(factor)`` channels are shuffled. In place; returns whether it
     applied (only to tails of at most ``max_out_channels`` outputs, where it saves work).
     """
@@ -460,8 +500,11 @@ def fold_output_shuffle(model: nn.Module, *, max_out_channels: int = 4) -> bool:
     nd = last.weight.ndim - 2
     factor = (scale,) * nd if isinstance(scale, int) else tuple(scale)
     act = _commuting_activation(stage.act, math.prod(factor))
-    folded = _fold_conv_through_shuffle(last, factor)
-    if act is None or folded is None:
+    if act is None:
+        return False
+    try:
+        folded = CoarseGridConv(last, factor)
+    except ValueError:
         return False
     upsample[-1] = nn.Sequential(stage.conv, act)
     model.tail = nn.Sequential(folded, PixelShuffle(factor), *list(tail)[1:])
