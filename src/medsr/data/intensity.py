@@ -77,6 +77,25 @@ class IntensityNorm:
             return unit_to_hu(a, lo=self.lo, hi=self.hi)
         return (a * state["scale"] + state["offset"]).astype(np.float32)
 
+    def clip_to_window(self, unit: np.ndarray) -> np.ndarray:
+        """For ``hu-window``: clip network units to the window in place (air padding at -2000
+        or -3024 HU is air to the network); other kinds are returned unchanged."""
+        if self.kind == "hu-window":
+            np.clip(unit, 0.0, 1.0, out=unit)
+        return unit
+
+    def pass_outside_window(self, out: np.ndarray, original: np.ndarray) -> int:
+        """For ``hu-window`` on the same grid: copy the HU the window cannot represent
+        (outside-FOV padding, metal) from ``original`` into ``out`` in place; returns the count.
+        """
+        if self.kind != "hu-window" or out.shape != original.shape:
+            return 0
+        outside = (original < self.lo) | (original > self.hi)
+        count = int(outside.sum())
+        if count:
+            out[outside] = original[outside]
+        return count
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -338,21 +338,13 @@ class Predictor:
         notes = self.check(volume, force=force)
         norm = self.spec.intensity
         unit_in, state = norm.forward(volume.array)
-        passthrough = 0
-        if (
-            norm.kind == "hu-window"
-        ):  # the network sees its window; air padding (-2000, -3024) is air
-            np.clip(unit_in, 0.0, 1.0, out=unit_in)
+        norm.clip_to_window(unit_in)  # the network sees its window (CT)
         pred = self.run_array(unit_in, two_d=volume.is_2d)
         del unit_in
         out = _inverse_inplace(norm, pred, state)
-        same_grid = tuple(self.volume_scale(volume)) == (1, 1, 1)
-        if norm.kind == "hu-window" and same_grid and out.shape == volume.array.shape:
-            # HU the model's window cannot represent (outside-FOV padding, metal) pass through
-            outside = (volume.array < norm.lo) | (volume.array > norm.hi)
-            passthrough = int(outside.sum())
-            if passthrough:
-                out[outside] = volume.array[outside]
+        passthrough = 0
+        if tuple(self.volume_scale(volume)) == (1, 1, 1):
+            passthrough = norm.pass_outside_window(out, volume.array)
         meta = dict(volume.meta)
         meta["medsr_model"] = {
             "name": self.spec.name,

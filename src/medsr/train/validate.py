@@ -34,12 +34,16 @@ def predict_case(
 ) -> np.ndarray:
     """The generator's prediction for one case, in scanner units.
 
+    CT windows are handled as :class:`~medsr.infer.Predictor` does at inference: the input is
+    clipped to the window and, on the same grid, HU outside it pass through from the input, so
+    validation scores what ``medsr enhance`` would write.
+
     Shape:
         Returns ``case.hq``'s shape.
     """
     from medsr.infer.sliding_window import sliding_window_inference
 
-    x = torch.from_numpy(to_network(case.lq, norm, case.state))
+    x = torch.from_numpy(norm.clip_to_window(to_network(case.lq, norm, case.state)))
     if spatial_dims == 2:
         x = x[0][None, None].to(device)
         if amp_dtype is not None:
@@ -59,7 +63,11 @@ def predict_case(
             device=device,
             amp_dtype=amp_dtype,
         ).numpy()[0]
-    return norm.inverse(pred, case.state).reshape(case.hq.shape)
+    out = norm.inverse(pred, case.state).reshape(case.hq.shape)
+    lq = np.asarray(case.lq, dtype=np.float32)
+    if lq.size == out.size:  # same grid
+        norm.pass_outside_window(out, lq.reshape(out.shape))
+    return out
 
 
 def baseline_case(case: ValCase, *, scale: Sequence[int]) -> np.ndarray:

@@ -1,0 +1,53 @@
+"""CT window handling shared by inference and validation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from medsr.data.intensity import IntensityNorm
+
+
+def test_clip_to_window_only_for_hu_windows() -> None:
+    ct = IntensityNorm(kind="hu-window", lo=-1000.0, hi=1000.0)
+    unit, _ = ct.forward(np.array([-3024.0, -1000.0, 0.0, 1000.0, 3000.0]))
+    np.testing.assert_allclose(ct.clip_to_window(unit), [0.0, 0.0, 0.5, 1.0, 1.0])
+    mri = IntensityNorm(kind="minmax")
+    values = np.array([-2.0, 0.5, 7.0], dtype=np.float32)
+    np.testing.assert_array_equal(mri.clip_to_window(values.copy()), values)
+
+
+def test_outside_window_hu_pass_through_on_the_same_grid() -> None:
+    ct = IntensityNorm(kind="hu-window", lo=-1024.0, hi=3072.0)
+    original = np.array([[-3024.0, -500.0], [40.0, 3500.0]], dtype=np.float32)
+    out = np.full_like(original, 7.0)
+    assert ct.pass_outside_window(out, original) == 2
+    np.testing.assert_array_equal(out, [[-3024.0, 7.0], [7.0, 3500.0]])
+    other = np.zeros((4, 4), dtype=np.float32)
+    assert ct.pass_outside_window(other, original) == 0  # a different grid: nothing to copy
+    assert IntensityNorm(kind="percentile").pass_outside_window(out, original) == 0
+
+
+def test_validation_handles_the_ct_window_like_inference() -> None:
+    import torch
+
+    from medsr.train.data import ValCase
+    from medsr.train.validate import predict_case
+
+    ct = IntensityNorm(kind="hu-window", lo=-1024.0, hi=3072.0)
+    lq = np.full((4, 6, 6), 40.0, dtype=np.float32)
+    lq[0] = -3024.0  # outside-FOV padding
+    lq[1, 0, 0] = 3600.0  # metal
+    seen: list[torch.Tensor] = []
+
+    def identity(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x)
+        return x
+
+    case = ValCase(name="ct", hq=lq.copy(), lq=lq, state={})
+    pred = predict_case(
+        identity, case, norm=ct, spatial_dims=3, scale=(1, 1, 1), window=(4, 6, 6),  # type: ignore[arg-type]
+        device=torch.device("cpu"), amp_dtype=None,
+    )  # fmt: skip
+    assert min(float(t.min()) for t in seen) >= 0.0  # the network saw clipped units
+    assert max(float(t.max()) for t in seen) <= 1.0
+    np.testing.assert_allclose(pred, lq, atol=1e-3)  # padding and metal passed through
