@@ -36,6 +36,7 @@ bf16 accuracy on fitted models, in the data's units, is ``benchmarks/infer_bf16.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -57,35 +58,28 @@ def peak_gflops(reps: int) -> dict[str, float]:
     """Best GFLOP/s of a large fp32 matmul and of large 2D/3D convolutions."""
     out: dict[str, float] = {}
     a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
-    x2, w2 = torch.randn(8, 64, 128, 128), torch.randn(64, 64, 3, 3)
-    x3, w3 = torch.randn(1, 64, 40, 40, 40), torch.randn(64, 64, 3, 3, 3)
-    x2l, w2l = (t.contiguous(memory_format=torch.channels_last) for t in (x2, w2))
-    x3l, w3l = (t.contiguous(memory_format=torch.channels_last_3d) for t in (x3, w3))
-    jobs: dict[str, tuple[Callable[[], Any], float]] = {
-        "matmul_4096": (lambda: a @ b, 2 * 4096**3),
-        "conv2d_64x64": (
-            lambda: torch.nn.functional.conv2d(x2, w2, padding=1),
-            2 * 8 * 64 * 64 * 9 * 128 * 128,
-        ),
-        "conv3d_64x64": (
-            lambda: torch.nn.functional.conv3d(x3, w3, padding=1),
-            2 * 64 * 64 * 27 * 40**3,
-        ),
-        "conv2d_64x64_nhwc": (
-            lambda: torch.nn.functional.conv2d(x2l, w2l, padding=1),
-            2 * 8 * 64 * 64 * 9 * 128 * 128,
-        ),
-        "conv3d_64x64_ndhwc": (
-            lambda: torch.nn.functional.conv3d(x3l, w3l, padding=1),
-            2 * 64 * 64 * 27 * 40**3,
-        ),
+    jobs: dict[str, tuple[Callable[[], Any], float]] = {"matmul_4096": (lambda: a @ b, 2 * 4096**3)}
+    convs = {
+        "conv2d_64x64": ((8, 64, 128, 128), torch.channels_last, "nhwc"),
+        "conv3d_64x64": ((1, 64, 40, 40, 40), torch.channels_last_3d, "ndhwc"),
     }
+    for name, (shape, last, suffix) in convs.items():
+        x, w = torch.randn(*shape), torch.randn(64, 64, *([3] * (len(shape) - 2)))
+        flops = 2.0 * shape[0] * 64 * 64 * math.prod(w.shape[2:]) * math.prod(shape[2:])
+        for key, fmt in ((name, torch.contiguous_format), (f"{name}_{suffix}", last)):
+            xf, wf = x.contiguous(memory_format=fmt), w.contiguous(memory_format=fmt)
+            jobs[key] = (functools.partial(_conv, xf, wf), flops)
     with torch.inference_mode():
         for name, (fn, flops) in jobs.items():
             fn()
             best = min(_timed(fn) for _ in range(reps))
             out[name] = flops / best / 1e9
     return out
+
+
+def _conv(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    conv = torch.nn.functional.conv2d if x.ndim == 4 else torch.nn.functional.conv3d
+    return conv(x, w, padding=1)
 
 
 def _timed(fn: Callable[[], Any]) -> float:
