@@ -168,3 +168,69 @@ def test_shuffle_folding_moves_a_per_channel_prelu() -> None:
         ref = model(x)
         assert fold_output_shuffle(model)
         torch.testing.assert_close(model(x), ref, rtol=1e-5, atol=2e-6)
+
+
+def _trained_statistics(model: torch.nn.Module, gen: torch.Generator) -> None:
+    """Batch norms with non-trivial eval statistics, so folding them is actually checked."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.running_var is not None:
+                m.running_mean.uniform_(-0.3, 0.3, generator=gen)
+                m.running_var.uniform_(0.5, 2.0, generator=gen)
+                if m.weight is not None:
+                    m.weight.uniform_(0.5, 1.5, generator=gen)
+                    m.bias.uniform_(-0.3, 0.3, generator=gen)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_every_generator_keeps_its_function_when_prepared(channels_last: bool) -> None:
+    """All rewrites (folding, coarse-grid output, in-place activations, buffers) on every
+    generator configuration of the model contract tests."""
+    from medsr.models.generators import GENERATORS
+    from tests.models.test_generators import CASES
+
+    for case in CASES:
+        gen = torch.Generator().manual_seed(9)
+        torch.manual_seed(0)
+        model = GENERATORS.build(case.name, **case.kwargs).eval()
+        _trained_statistics(model, gen)
+        x = torch.rand(*case.in_shape, generator=gen)
+        fast = prepare_for_inference(model, channels_last=channels_last)
+        with torch.inference_mode():
+            ref = model(x)
+            got = fast(x.contiguous(memory_format=_format(x)) if channels_last else x)
+        scale = max(float(ref.abs().max()), 1e-3)
+        torch.testing.assert_close(
+            got / scale, ref / scale, rtol=0, atol=2e-5, msg=f"{case.name} {case.kwargs}"
+        )
+
+
+def _format(x: torch.Tensor) -> torch.memory_format:
+    return torch.channels_last_3d if x.ndim == 5 else torch.channels_last
+
+
+def test_activations_go_in_place_only_on_fresh_tensors() -> None:
+    from torch import nn
+
+    from medsr.infer.optimize import inplace_activations
+
+    seq = nn.Sequential(
+        nn.PReLU(),  # sees the container's input: left alone
+        nn.Conv2d(1, 2, 3, padding=1),
+        nn.Identity(),
+        nn.PReLU(),  # after a conv (identity skipped): becomes an in-place LeakyReLU
+        nn.Conv2d(2, 2, 1),
+        nn.PReLU(2),  # per-channel: left alone
+        nn.BatchNorm2d(2).eval(),
+        nn.ReLU(),  # after a batch norm: in place
+    )
+    assert inplace_activations(seq) == 2
+    assert isinstance(seq[0], nn.PReLU) and isinstance(seq[5], nn.PReLU)
+    assert isinstance(seq[3], nn.LeakyReLU) and seq[3].inplace
+    assert seq[3].negative_slope == pytest.approx(0.25)
+    assert seq[7].inplace
+    x = torch.randn(1, 1, 5, 5)
+    before = x.clone()
+    with torch.no_grad():
+        seq(x)
+    assert torch.equal(x, before)  # the caller's tensor is never overwritten

