@@ -588,7 +588,7 @@ def prepare_for_inference(
         with torch.no_grad():
             for m in net.modules():
                 if isinstance(m, _CONV) and m.weight.ndim in formats:
-                    m.weight.data = m.weight.data.contiguous(memory_format=formats[m.weight.ndim])
+                    m.weight.data = m.weight.data.to(memory_format=formats[m.weight.ndim])
     if compile:
         compiled: Any = torch.compile(net, dynamic=False)
         return compiled  # type: ignore[no-any-return]
