@@ -324,7 +324,11 @@ class GuardConfig:
 
 @dataclass
 class TrainConfig:
-    """The loop: recipe, length, phases, update ratios, EMA, precision, guard."""
+    """The loop: recipe, length, phases, update ratios, EMA, precision, guard.
+
+    ``channels_last``: networks and batches in the channels-last memory format (None: on the CPU,
+    where oneDNN trains convolutions about 1.6x faster in it).
+    """
 
     recipe: Recipe
     steps: int
@@ -336,6 +340,7 @@ class TrainConfig:
     ema: EMAConfig | None = None
     amp: Literal["off", "bf16", "fp16"] = "off"
     device: str = "auto"
+    channels_last: bool | None = None
     deterministic: bool = False
     log_every: int = 10
     guard: GuardConfig = field(default_factory=GuardConfig)

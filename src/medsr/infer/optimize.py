@@ -41,6 +41,7 @@ from medsr.infer._layers import BN as _BN
 from medsr.infer._layers import CONV as _CONV
 from medsr.infer.coarse_grid import CoarseGridConv, fold_output_shuffle
 from medsr.infer.mdcsrn_fast import BufferedMDCSRN, buffer_concatenations
+from medsr.nn.memory import channels_last_
 
 __all__ = [
     "BufferedMDCSRN",
@@ -172,11 +173,7 @@ def prepare_for_inference(
     if buffered:
         net = buffer_concatenations(net)
     if channels_last:  # each convolution's weight by its own rank (a model may mix 2D and 3D)
-        formats = {4: torch.channels_last, 5: torch.channels_last_3d}
-        with torch.no_grad():
-            for m in net.modules():
-                if isinstance(m, _CONV) and m.weight.ndim in formats:
-                    m.weight.data = m.weight.data.to(memory_format=formats[m.weight.ndim])
+        channels_last_(net)
     if compile:
         compiled: Any = torch.compile(net, dynamic=False)
         return compiled  # type: ignore[no-any-return]

@@ -29,7 +29,7 @@ from medsr.data.samplers import EpochSampler
 from medsr.data.splits import split_items
 from medsr.errors import ConfigError
 
-_VOLUME_TAG, _VAL_TAG = 101, 202
+_VOLUME_TAG, _VAL_TAG, _STATE_TAG = 101, 202, 303
 
 
 def intensity_of(cfg: ExperimentConfig) -> IntensityNorm:
@@ -155,8 +155,39 @@ def build_subjects(
                         what=subj.name,
                     )
                 )
+        _use_input_state(cfg, subj, degrader, tag=i)
         out.append(subj)
     return out
+
+
+def _use_input_state(
+    cfg: ExperimentConfig, subj: Subject, degrader: SpacingPipeline | None, *, tag: int
+) -> None:
+    """Normalise a subject by its low-quality input, as inference does.
+
+    ``medsr enhance`` only has the input, so per-volume intensity states (``percentile``,
+    ``minmax``) are computed on the low-quality volume: the first cached realization, else one
+    whole-volume degradation made for this purpose. Fixed windows (``hu-window``) are unaffected.
+    """
+    norm = intensity_of(cfg)
+    if norm.kind == "hu-window":
+        return
+    if subj.lq:
+        lq = subj.lq[0]
+    elif degrader is not None:
+        rng = np.random.default_rng([cfg.seed, _STATE_TAG, tag])
+        lq = degrade_checked(
+            degrader,
+            subj.hq,
+            rng=rng,
+            spacing=subj.spacing,
+            state=subj.state,
+            scale=cfg.task.scale,
+            what=subj.name,
+        )
+    else:
+        return
+    subj.state = norm.forward(lq)[1]
 
 
 def build_dataset(cfg: ExperimentConfig, sources: list[SourceConfig]) -> PatchDataset:
@@ -256,6 +287,9 @@ def build_val_cases(cfg: ExperimentConfig, sources: list[SourceConfig]) -> list[
                 scale=scale,
                 what=subj.name,
             )
+        if whole_lq is not None:
+            subj.lq = [whole_lq]
+        _use_input_state(cfg, subj, degrader, tag=10_000 + i)
         for j, (name, win) in enumerate(regions):
             hq = subj.hq[(slice(None), *win)]
             if whole_lq is not None:

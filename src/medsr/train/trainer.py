@@ -25,6 +25,7 @@ from medsr.config.load import dump_yaml
 from medsr.config.schema import ExperimentConfig
 from medsr.config.typed import to_plain
 from medsr.io.atomic import write_text_atomic
+from medsr.nn.memory import channels_last_, channels_last_tensor
 from medsr.train import rundir
 from medsr.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from medsr.train.distributed import DistInfo
@@ -121,6 +122,12 @@ class Trainer:
         self.cases = data.build_val_cases(cfg, val_src) if info.is_main else []
         self.norm = data.intensity_of(cfg)
         self.nets = build.build_networks(cfg, self.device)
+        self.channels_last = cfg.train.channels_last
+        if self.channels_last is None:
+            self.channels_last = self.device.type == "cpu"
+        if self.channels_last:
+            for net in self.nets.values():
+                channels_last_(net)
         build.probe_shapes(self.nets, self.dataset[(0, 0)], self.device)
         for net in self.nets.values():
             broadcast_module(net, info)
@@ -276,7 +283,10 @@ class Trainer:
             def next_batch() -> dict[str, torch.Tensor]:
                 batch = next(it)
                 self.batches += 1
-                return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                out = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+                if self.channels_last:
+                    out = {k: channels_last_tensor(v) for k, v in out.items()}
+                return out
 
             while self.step < total:
                 plan = plan_step(cfg.train, self.step)
