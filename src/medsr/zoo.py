@@ -30,6 +30,10 @@ class BundledModel:
     modality: str
     summary: str
     config: str  # recipe, relative to the repository root
+    system: str  # the published system: "mdcsrn-wgan-gp", "srgan", "dfgan", ...
+    generator: str  # generator registry key
+    stage: str  # "psnr" (content loss only) or "gan"
+    psnr_model: str = ""  # for a GAN stage: the content-loss model it was fine-tuned from
 
     @property
     def weights_file(self) -> str:
@@ -48,11 +52,35 @@ BUNDLED: dict[str, BundledModel] = {
     m.name: m
     for m in (
         BundledModel(
+            name="mdcsrn-t1-k2-psnr",
+            task="sr3d",
+            modality="MR",
+            summary="mDCSRN, L1 stage: 3D T1 brain MRI, k-space truncation x2 on H and W (same grid)",
+            config="configs/bundled/mdcsrn_t1_k2_psnr.yaml",
+            system="mdcsrn-wgan-gp",
+            generator="mdcsrn",
+            stage="psnr",
+        ),
+        BundledModel(
             name="mdcsrn-t1-k2",
             task="sr3d",
             modality="MR",
             summary="mDCSRN-WGAN-GP, 3D T1 brain MRI, k-space truncation x2 on H and W (same grid)",
             config="configs/bundled/mdcsrn_t1_k2.yaml",
+            system="mdcsrn-wgan-gp",
+            generator="mdcsrn",
+            stage="gan",
+            psnr_model="mdcsrn-t1-k2-psnr",
+        ),
+        BundledModel(
+            name="srgan-t1-x2-psnr",
+            task="sr2d",
+            modality="MR",
+            summary="SRResNet x2 (MSE stage of SRGAN), 2D T1 brain slices, bicubic x2 degradation",
+            config="configs/bundled/srgan_t1_x2_psnr.yaml",
+            system="srgan",
+            generator="srresnet",
+            stage="psnr",
         ),
         BundledModel(
             name="srgan-t1-x2",
@@ -60,6 +88,10 @@ BUNDLED: dict[str, BundledModel] = {
             modality="MR",
             summary="SRGAN x2 (SRResNet, 8 blocks), 2D T1 brain slices, bicubic x2 degradation",
             config="configs/bundled/srgan_t1_x2.yaml",
+            system="srgan",
+            generator="srresnet",
+            stage="gan",
+            psnr_model="srgan-t1-x2-psnr",
         ),
         BundledModel(
             name="dfgan-ct-qd",
@@ -67,6 +99,9 @@ BUNDLED: dict[str, BundledModel] = {
             modality="CT",
             summary="DFGAN, quarter-dose CT slices (HU), difference-map discriminator",
             config="configs/bundled/dfgan_ct_qd.yaml",
+            system="dfgan",
+            generator="dfgan_unet",
+            stage="gan",
         ),
     )
 }

@@ -58,7 +58,7 @@ def test_evaluate_prints_table_and_writes_json_csv(
         assert doc["cases"][0]["metrics"][k] == pytest.approx(v, rel=1e-9)
     assert doc["summary"][0]["n"] == 2
     csv_lines = (out / "metrics.csv").read_text().splitlines()
-    assert csv_lines[0] == "case,method,protocol,psnr,ssim,nrmse,mae" and len(csv_lines) == 3
+    assert csv_lines[0] == "case,method,protocol,psnr,ssim,nrmse,mae,hfen" and len(csv_lines) == 3
     assert (out / "summary.csv").read_text().startswith("method,protocol,n,")
     # a second run refuses to overwrite, then replaces with --overwrite
     assert main([*argv, "--protocol", "fastmri", "--out", str(out)]) == 2

@@ -123,3 +123,42 @@ def test_bad_arguments_raise() -> None:
         ssim(a, a, data_range=1.0, mask=np.zeros_like(a, dtype=bool))
     with pytest.raises(ValueError, match="all-zero"):
         nrmse(a + 1, a)
+
+
+def _log_kernel(sigma: float, radius: int, dims: int) -> np.ndarray:
+    """Laplacian of a sampled Gaussian built by hand: sum over axes of g'' x g x ..."""
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    g /= g.sum()
+    g2 = g * (x * x - sigma * sigma) / sigma**4  # second derivative of the Gaussian
+    kernel = np.zeros((2 * radius + 1,) * dims)
+    for axis in range(dims):
+        parts = [g2 if a == axis else g for a in range(dims)]
+        k = parts[0]
+        for p in parts[1:]:
+            k = np.multiply.outer(k, p)
+        kernel += k
+    return kernel
+
+
+@pytest.mark.parametrize("shape", [(37, 41), (17, 19, 23)])
+def test_hfen_matches_a_direct_log_convolution(shape: tuple[int, ...]) -> None:
+    from scipy import ndimage
+
+    from medsr.metrics import hfen
+
+    rng = np.random.default_rng(3)
+    ref = ndimage.gaussian_filter(rng.random(shape), 2.0)
+    pred = ref + 0.05 * rng.standard_normal(shape)
+    mask = np.zeros(shape, bool)
+    mask[(slice(3, -3),) * len(shape)] = True
+    k = _log_kernel(1.5, 7, len(shape))
+    err = ndimage.convolve(pred - ref, k, mode="mirror")
+    base = ndimage.convolve(ref, k, mode="mirror")
+    want = np.linalg.norm(err[mask]) / np.linalg.norm(base[mask])
+    assert hfen(pred, ref, mask=mask) == pytest.approx(want, rel=1e-6)
+    assert hfen(ref, ref) == 0.0
+    # a constant offset has no high frequencies: HFEN ignores it, unlike the squared error
+    # (the 15-tap truncated LoG sums to almost, not exactly, zero)
+    assert hfen(ref + 0.3, ref) < 0.01 * hfen(pred, ref)
+    assert hfen(pred + 0.3, ref) == pytest.approx(hfen(pred, ref), rel=0.01)

@@ -33,7 +33,7 @@ def test_registry_holds_the_six_protocols_with_descriptions() -> None:
         get_protocol("fastmr")
 
 
-def test_every_protocol_returns_four_metrics_and_rejects_shape_mismatch() -> None:
+def test_every_protocol_returns_five_metrics_and_rejects_shape_mismatch() -> None:
     pred, ref = _ct_pair()
     for name in EXPECTED:
         proto = get_protocol(name)
@@ -41,7 +41,7 @@ def test_every_protocol_returns_four_metrics_and_rejects_shape_mismatch() -> Non
             out = proto.evaluate(np.abs(pred), np.abs(ref))
         else:
             out = proto.evaluate(pred, ref)
-        assert set(out) == {"psnr", "ssim", "nrmse", "mae"}
+        assert set(out) == {"psnr", "ssim", "nrmse", "mae", "hfen"}
         assert all(math.isfinite(v) for v in out.values())
         with pytest.raises(
             ValueError, match=r"shape \(48, 39\) differs from reference shape \(48, 40\)"

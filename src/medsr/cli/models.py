@@ -26,6 +26,11 @@ def run(args: argparse.Namespace) -> int:
                 "name": name,
                 "task": model.task,
                 "modality": model.modality,
+                "system": model.system,
+                "generator": model.generator,
+                "recipe": model.config,
+                "stage": model.stage,
+                "psnr_model": model.psnr_model or None,
                 "installed": name in installed,
                 "size_mb": round(path.stat().st_size / 2**20, 2) if name in installed else None,
                 "steps": card.get("train_summary", {}).get("steps"),
@@ -38,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         state = f"{r['size_mb']} MB, {r['steps']} steps" if r["installed"] else "NOT INSTALLED"
-        print(f"{r['name']:<14} {r['task']:<10} {r['modality']:<3} {state}")
-        print(f"{'':<14} {r['summary']}  [{r['card']}]")
+        print(f"{r['name']:<18} {r['task']:<10} {r['modality']:<3} {r['stage']:<5} {state}")
+        print(f"{'':<18} {r['summary']}  [{r['card']}]")
     return 0

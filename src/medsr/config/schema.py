@@ -327,7 +327,9 @@ class TrainConfig:
     """The loop: recipe, length, phases, update ratios, EMA, precision, guard.
 
     ``channels_last``: networks and batches in the channels-last memory format (None: on the CPU,
-    where oneDNN trains convolutions about 1.6x faster in it).
+    where oneDNN trains convolutions about 1.6x faster in it). ``init_generator``: start the
+    generator from this checkpoint or bundled model name (a GAN stage from its content-loss stage,
+    as SRGAN and ESRGAN do); its architecture must match ``networks.generator``.
     """
 
     recipe: Recipe
@@ -341,6 +343,7 @@ class TrainConfig:
     amp: Literal["off", "bf16", "fp16"] = "off"
     device: str = "auto"
     channels_last: bool | None = None
+    init_generator: str = ""
     deterministic: bool = False
     log_every: int = 10
     guard: GuardConfig = field(default_factory=GuardConfig)
@@ -366,7 +369,7 @@ class ValConfig:
 
     every: int = 500
     protocol: str = "unit-range"
-    metric: Literal["psnr", "ssim", "nrmse", "mae"] = "psnr"
+    metric: Literal["psnr", "ssim", "nrmse", "mae", "hfen"] = "psnr"
     mode: Literal["max", "min"] = "max"
     window: list[int] | None = None
     panels: bool = True

@@ -5,7 +5,7 @@ imported here, so this package does not import torch.
 """
 
 from medsr.metrics.aggregate import CaseResult, Summary, summarize
-from medsr.metrics.functional import mae, mse, nrmse, psnr, ssim, ssim_map
+from medsr.metrics.functional import hfen, mae, mse, nrmse, psnr, ssim, ssim_map
 from medsr.metrics.pairs import evaluate_volumes
 from medsr.metrics.protocols import PROTOCOLS, Protocol, get_protocol
 from medsr.metrics.table import format_table
@@ -18,6 +18,7 @@ __all__ = [
     "evaluate_volumes",
     "format_table",
     "get_protocol",
+    "hfen",
     "mae",
     "mse",
     "nrmse",

@@ -24,7 +24,7 @@ import numpy as np
 from medsr.io.atomic import write_text_atomic
 
 #: Metric columns in display order; others follow in order of first appearance.
-METRIC_ORDER: tuple[str, ...] = ("psnr", "ssim", "nrmse", "mae")
+METRIC_ORDER: tuple[str, ...] = ("psnr", "ssim", "nrmse", "mae", "hfen")
 _KEYS = ("case", "method", "protocol")
 
 

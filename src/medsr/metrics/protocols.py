@@ -19,7 +19,7 @@ from typing import Literal
 
 import numpy as np
 
-from medsr.metrics.functional import mae, nrmse, psnr, ssim
+from medsr.metrics.functional import hfen, mae, nrmse, psnr, ssim
 from medsr.metrics.masks import foreground_mask
 from medsr.registry import Registry
 
@@ -132,14 +132,14 @@ class Protocol:
         return value
 
     def evaluate(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-        """PSNR (dB), SSIM, NRMSE and MAE of ``pred`` against ``ref`` under this protocol.
+        """PSNR (dB), SSIM, NRMSE, MAE and HFEN of ``pred`` against ``ref`` under this protocol.
 
         Args:
             pred: Prediction, ``(H, W)``, ``(D, H, W)`` or ``(1, D, H, W)``.
             ref: Reference of the same shape.
 
         Returns:
-            ``{"psnr": ..., "ssim": ..., "nrmse": ..., "mae": ...}``; MAE is in the protocol's
+            ``{"psnr", "ssim", "nrmse", "mae", "hfen"}``; MAE is in the protocol's
             transformed unit (HU for ``ct-window``, [0, 1] units for ``unit-range``...).
 
         Raises:
@@ -151,6 +151,7 @@ class Protocol:
             "ssim": ssim(d.pred, d.ref, data_range=d.data_range, mask=d.mask),
             "nrmse": nrmse(d.pred, d.ref, mask=d.mask),
             "mae": mae(d.pred, d.ref, mask=d.mask),
+            "hfen": hfen(d.pred, d.ref, mask=d.mask),
         }
 
 

@@ -12,6 +12,7 @@ _FORMATS: dict[str, tuple[str, str]] = {
     "ssim": ("SSIM", ".4f"),
     "nrmse": ("NRMSE", ".4f"),
     "mae": ("MAE", ".4g"),
+    "hfen": ("HFEN", ".4f"),
 }
 
 

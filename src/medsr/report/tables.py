@@ -9,9 +9,9 @@ from medsr.metrics.aggregate import CaseResult, metric_names, summarize
 from medsr.report.doc import Cell, Row, Table
 
 #: Substrings of metric names for which a lower value is better.
-LOWER_IS_BETTER = ("nrmse", "rmse", "mse", "mae", "lpips", "fid", "error", "loss", "niqe")
+LOWER_IS_BETTER = ("nrmse", "rmse", "mse", "mae", "hfen", "lpips", "fid", "error", "loss", "niqe")
 #: Display names of the usual metrics.
-METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "nrmse": "NRMSE", "mae": "MAE"}
+METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "nrmse": "NRMSE", "mae": "MAE", "hfen": "HFEN"}
 
 
 def higher_is_better(metric: str) -> bool:

@@ -73,6 +73,29 @@ def build_networks(cfg: ExperimentConfig, device: torch.device) -> dict[str, nn.
     return nets
 
 
+def init_generator(cfg: ExperimentConfig, generator: nn.Module) -> None:
+    """Load ``train.init_generator`` (a checkpoint path or bundled model name) into ``generator``.
+
+    Raises:
+        ConfigError: When the checkpoint's generator is not the configured one.
+        InputError: When the checkpoint cannot be read.
+    """
+    from medsr.train.checkpoint import load_checkpoint
+    from medsr.zoo import resolve_model
+
+    ref = cfg.train.init_generator
+    ckpt = load_checkpoint(resolve_model(ref))
+    want = cfg.networks["generator"]
+    if ckpt.model_name != want.name or dict(ckpt.model_kwargs) != dict(want.kwargs):
+        raise ConfigError(
+            f"train.init_generator {ref!r} holds {ckpt.model_name} {ckpt.model_kwargs}, but "
+            f"networks.generator is {want.name} {dict(want.kwargs)}; use the same architecture"
+        )
+    with torch.no_grad():
+        for key, value in generator.state_dict().items():
+            value.copy_(ckpt.state_dict[key].to(value.dtype))
+
+
 def trained_roles(cfg: ExperimentConfig, nets: dict[str, nn.Module]) -> list[str]:
     """Roles with an optimiser and trainable parameters."""
     return [

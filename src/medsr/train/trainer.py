@@ -122,6 +122,8 @@ class Trainer:
         self.cases = data.build_val_cases(cfg, val_src) if info.is_main else []
         self.norm = data.intensity_of(cfg)
         self.nets = build.build_networks(cfg, self.device)
+        if cfg.train.init_generator and not self.resume:
+            build.init_generator(cfg, self.nets["generator"])
         self.channels_last = cfg.train.channels_last
         if self.channels_last is None:
             self.channels_last = self.device.type == "cpu"
@@ -410,7 +412,7 @@ class Trainer:
         if not all(np.isfinite(p).all() for p in preds):
             nan = float("nan")
             self.logger.event(self.step, "validation", error="non-finite prediction")
-            return {"psnr": nan, "ssim": nan, "nrmse": nan, "mae": nan}
+            return {"psnr": nan, "ssim": nan, "nrmse": nan, "mae": nan, "hfen": nan}
         metrics = score(preds, self.cases, get_protocol(self.cfg.val.protocol))
         self.last_val = metrics
         value, best = metrics[self.cfg.val.metric], self.best["value"]
