@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
+        "--gan-weight",
+        type=float,
+        metavar="A",
+        help="perception-distortion control for a GAN model: blend its weights with its PSNR "
+        "model's, 0 (PSNR model) .. 1 (GAN model as trained)",
+    )
+    parser.add_argument(
         "--engine",
         choices=("torch", "onnxruntime"),
         default="torch",
@@ -129,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         dicom_out=args.dicom_out,
         modality=args.modality,
         overwrite=args.overwrite,
+        gan_weight=args.gan_weight,
     )
     records = enhance_files(args.inputs, model=args.model, output=args.output, options=options)
     for rec in records:

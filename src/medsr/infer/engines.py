@@ -33,7 +33,11 @@ def export_sidecar_path(model_file: str | os.PathLike[str]) -> Path:
 
 
 def load_engine(
-    path: str | os.PathLike[str], *, engine: str = "torch", device: str | None = None
+    path: str | os.PathLike[str],
+    *,
+    engine: str = "torch",
+    device: str | None = None,
+    gan_weight: float | None = None,
 ) -> tuple[Any, ModelSpec]:
     """Load a model for inference.
 
@@ -42,6 +46,8 @@ def load_engine(
             exported ``.onnx`` file (``onnxruntime``).
         engine: ``torch`` or ``onnxruntime``.
         device: ``cpu`` / ``cuda[:i]``; ONNX Runtime uses its CUDA provider when asked and present.
+        gan_weight: Blend a GAN model with its content-loss partner, ``0`` (PSNR model) to ``1``
+            (the GAN model as trained); see :mod:`medsr.infer.interpolate`. ``None``: as trained.
 
     Returns:
         ``(net, spec)``: a :class:`torch.nn.Module` or a callable on tensors, and its spec.
@@ -58,6 +64,7 @@ def load_engine(
         from medsr.train.checkpoint import load_checkpoint
 
         ckpt = load_checkpoint(p)
+        partner = _interpolate(ckpt, path, gan_weight) if gan_weight is not None else ""
         source = {
             "checkpoint": str(p.resolve()),
             "sha256": sha256_file(p),
@@ -66,14 +73,42 @@ def load_engine(
             "torch_version": ckpt.torch_version,
             "kspace_factor": kspace_factor_from_config(ckpt.config or {}),
         }
+        if gan_weight is not None:
+            source["gan_weight"] = float(gan_weight)
+            source["psnr_partner"] = partner
         try:
             model = ckpt.build_model()
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(p, f"checkpoint does not build its model: {exc}") from None
         return model, ModelSpec.from_checkpoint(ckpt, source=source)
     if engine == "onnxruntime":
+        if gan_weight is not None:
+            raise ConfigError("--gan-weight blends checkpoint weights; use the torch engine")
         return _load_onnx(p, device)
     raise ConfigError(f"unknown engine {engine!r}; use one of {ENGINES}")
+
+
+def _interpolate(ckpt: Any, ref: str | os.PathLike[str], weight: float) -> str:
+    """Blend ``ckpt``'s generator with its PSNR partner in place (see ``load_engine``); returns
+    the partner's file name and hash prefix."""
+    from medsr.infer.interpolate import interpolate_state, psnr_partner
+    from medsr.train.checkpoint import load_checkpoint
+
+    if not 0.0 <= weight <= 1.0:
+        raise ConfigError(f"--gan-weight must be in [0, 1], got {weight}")
+    partner_path = psnr_partner(ref, ckpt.config or {})
+    partner = load_checkpoint(partner_path)
+    if (partner.model_name, partner.model_kwargs) != (ckpt.model_name, ckpt.model_kwargs):
+        raise InputError(
+            partner_path,
+            f"PSNR partner is {partner.model_name} {partner.model_kwargs}, the GAN model "
+            f"{ckpt.model_name} {ckpt.model_kwargs}; network interpolation needs one architecture",
+        )
+    try:
+        ckpt.state_dict = interpolate_state(partner.state_dict, ckpt.state_dict, weight)
+    except ValueError as exc:
+        raise InputError(partner_path, f"cannot interpolate with the GAN model: {exc}") from None
+    return f"{partner_path.name} sha256:{sha256_file(partner_path)[:12]}"
 
 
 def read_export_sidecar(model_file: Path) -> dict[str, Any]:

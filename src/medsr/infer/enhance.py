@@ -46,6 +46,7 @@ class EnhanceOptions:
     dicom_out: bool = False
     modality: str | None = None
     overwrite: bool = False
+    gan_weight: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -161,7 +162,7 @@ def enhance_files(
         raise ConfigError(
             "--bf16 is for the torch engine; ONNX Runtime runs the exported precision"
         )
-    net, spec = load_engine(model, engine=opt.engine, device=opt.device)
+    net, spec = load_engine(model, engine=opt.engine, device=opt.device, gan_weight=opt.gan_weight)
     if opt.data_consistency and spec.modality != "MR":
         raise ConfigError(
             f"data consistency is for MRI k-space models; this model is {spec.modality}"
