@@ -4,8 +4,9 @@
     python scripts/train_bundled.py srgan-t1-x2 --bundle-only runs/bundled/srgan_t1_x2
 
 Training runs ``medsr train configs/bundled/<recipe>.yaml --out runs/bundled/<recipe>`` in this
-process; the final generator (not the best validation step: validation uses held-out scans) is
-written as float16 weights with a JSON training record next to it (:func:`medsr.zoo.bundle_run`).
+process; the model's shipped checkpoint (the best validation step on a training-side subject for the
+content-loss models, the last step for the GAN stages) is written as float16 weights with a JSON
+training record next to it (:func:`medsr.zoo.bundle_run`).
 The shipped models were made this way on CPU; docs/models/<name>.md gives each one's budget.
 """
 
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle-only", metavar="RUN_DIR", help="ship an already finished run")
     parser.add_argument("--weights-dir", default=None, help="where to write (default: package)")
     parser.add_argument("--note", default=None, help="a remark for the card (e.g. shared CPU)")
+    parser.add_argument(
+        "--checkpoint", default=None, help="the run's checkpoint to ship (default: the model's)"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -61,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         train_from_config(cfg, run_dir, progress=sys.stderr.isatty())
         record["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    weights, card = bundle_run(run_dir, args.name, out_dir=args.weights_dir, record=record)
+    weights, card = bundle_run(
+        run_dir, args.name, out_dir=args.weights_dir, record=record, checkpoint=args.checkpoint
+    )
     size = weights.stat().st_size / 2**20
     print(f"wrote {weights} ({size:.2f} MB) and {card}")
     return 0

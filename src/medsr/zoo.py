@@ -34,6 +34,9 @@ class BundledModel:
     generator: str  # generator registry key
     stage: str  # "psnr" (content loss only) or "gan"
     psnr_model: str = ""  # for a GAN stage: the content-loss model it was fine-tuned from
+    ship: str = (
+        "model.pt"  # the run's checkpoint that ships: best.pt (validation) or model.pt (last)
+    )
 
     @property
     def weights_file(self) -> str:
@@ -60,6 +63,7 @@ BUNDLED: dict[str, BundledModel] = {
             system="mdcsrn-wgan-gp",
             generator="mdcsrn",
             stage="psnr",
+            ship="best.pt",
         ),
         BundledModel(
             name="mdcsrn-t1-k2",
@@ -81,6 +85,7 @@ BUNDLED: dict[str, BundledModel] = {
             system="srgan",
             generator="srresnet",
             stage="psnr",
+            ship="best.pt",
         ),
         BundledModel(
             name="srgan-t1-x2",
@@ -190,12 +195,14 @@ def bundle_run(
     *,
     out_dir: str | os.PathLike[str] | None = None,
     record: dict[str, Any] | None = None,
-    checkpoint: str = "model.pt",
+    checkpoint: str | None = None,
 ) -> tuple[Path, Path]:
     """Turn a finished training run into a bundled model: float16 weights + JSON card.
 
-    The shipped weights are the run's final generator (``model.pt``), not the best validation
-    step: validation uses the held-out scans, so choosing on it would leak them.
+    The shipped weights are the model's :attr:`BundledModel.ship` checkpoint unless ``checkpoint``
+    says otherwise: ``best.pt`` (the best validation step; the recipes validate on a training-side
+    subject, never on a held-out scan) for the content-loss models, ``model.pt`` (the last step)
+    for the GAN stages, whose validation PSNR would favour the least adversarial step.
 
     Args:
         run_dir: The ``medsr train`` output folder.
@@ -215,6 +222,7 @@ def bundle_run(
     if name not in BUNDLED:
         raise InputError(name, f"not a bundled model; bundled: {', '.join(sorted(BUNDLED))}")
     run = Path(run_dir)
+    checkpoint = checkpoint or BUNDLED[name].ship
     ckpt = load_checkpoint(run / checkpoint)
     ckpt.state_dict = {
         k: (v.detach().to(torch.float16) if v.is_floating_point() else v.detach()).contiguous()
@@ -241,6 +249,10 @@ def bundle_run(
         "train_scans": [d.get("scan") for d in cfg_data.get("train", []) if isinstance(d, dict)],
         "val_scans": [d.get("scan") for d in cfg_data.get("val", []) if isinstance(d, dict)],
         "val_protocol": (ckpt.config.get("val") or {}).get("protocol"),
+        "shipped_checkpoint": checkpoint,
+        "shipped_step": summary.get("best_step")
+        if checkpoint == "best.pt"
+        else summary.get("steps"),
         "train_summary": summary,
         **(record or {}),
         "log": thin_log(lines),
