@@ -102,6 +102,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="k-space truncation of a same-grid input (1 or 3 values, D H W) for consistency",
     )
+    g = parser.add_argument_group(
+        "per-scan adaptation (MRI k-space and super-resolution models, torch engine)"
+    )
+    g.add_argument(
+        "--adapt",
+        type=int,
+        default=0,
+        metavar="N",
+        help="fine-tune a copy of the model for at most N steps on pairs made from each input "
+        "with the model's own degradation one step coarser (ZSSR), with early stopping on a "
+        "held-out part of the pair; 0 (default) off. The weights on disk are not changed",
+    )
+    g.add_argument(
+        "--adapt-lr", type=float, default=1e-4, metavar="LR", help="Adam learning rate (1e-4)"
+    )
+    g.add_argument("--seed", type=int, default=0, help="seed of every adaptation draw (0)")
+    g.add_argument("--threads", type=int, default=2, help="CPU threads while adapting (default 2)")
+    g.add_argument(
+        "--save-adapted",
+        metavar="PATH",
+        help="write the adapted model as a medsr checkpoint with its provenance (one input)",
+    )
     parser.add_argument(
         "--dicom-out",
         action="store_true",
@@ -137,6 +159,11 @@ def run(args: argparse.Namespace) -> int:
         modality=args.modality,
         overwrite=args.overwrite,
         gan_weight=args.gan_weight,
+        adapt=args.adapt,
+        adapt_lr=args.adapt_lr,
+        seed=args.seed,
+        threads=args.threads,
+        save_adapted=args.save_adapted,
     )
     records = enhance_files(args.inputs, model=args.model, output=args.output, options=options)
     for rec in records:
@@ -144,6 +171,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {rec['output']} {tuple(rec['output_shape'])} spacing {spacing}")
         for note in rec["warnings"]:
             print(f"warning: {rec['input']}: {note}")
+        ad = rec.get("adaptation")
+        if ad:
+            kept = f"best step {ad['best_step']}" if ad["improved"] else "original weights kept"
+            print(
+                f"adapted: {ad['steps_run']} steps ({ad['stop_reason']}), {kept}, "
+                f"self-supervised L1 {ad['val_l1_start']:.4g} -> {ad['val_l1_best']:.4g}"
+                + (f"; saved {ad['saved']}" if ad.get("saved") else "")
+            )
         dc = rec.get("data_consistency")
         if dc:
             print(

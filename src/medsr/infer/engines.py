@@ -57,35 +57,65 @@ def load_engine(
         MissingDependencyError: ``onnxruntime`` is not installed.
         ConfigError: Unknown engine.
     """
-    from medsr.zoo import resolve_model
-
-    p = resolve_model(path)
     if engine == "torch":
-        from medsr.train.checkpoint import load_checkpoint
-
-        ckpt = load_checkpoint(p)
-        partner = _interpolate(ckpt, path, gan_weight) if gan_weight is not None else ""
-        source = {
-            "checkpoint": str(p.resolve()),
-            "sha256": sha256_file(p),
-            "engine": "torch",
-            "medsr_version": ckpt.medsr_version,
-            "torch_version": ckpt.torch_version,
-            "kspace_factor": kspace_factor_from_config(ckpt.config or {}),
-        }
-        if gan_weight is not None:
-            source["gan_weight"] = float(gan_weight)
-            source["psnr_partner"] = partner
-        try:
-            model = ckpt.build_model()
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-            raise InputError(p, f"checkpoint does not build its model: {exc}") from None
-        return model, ModelSpec.from_checkpoint(ckpt, source=source)
+        _, model, spec = load_torch_checkpoint(path, gan_weight=gan_weight)
+        return model, spec
     if engine == "onnxruntime":
         if gan_weight is not None:
             raise ConfigError("--gan-weight blends checkpoint weights; use the torch engine")
-        return _load_onnx(p, device)
+        from medsr.zoo import resolve_model
+
+        return _load_onnx(resolve_model(path), device)
     raise ConfigError(f"unknown engine {engine!r}; use one of {ENGINES}")
+
+
+def load_torch_checkpoint(
+    path: str | os.PathLike[str], *, gan_weight: float | None = None
+) -> tuple[Any, torch.nn.Module, ModelSpec]:
+    """Load a medsr checkpoint for the torch engine, keeping the checkpoint object.
+
+    What :func:`load_engine` does for ``engine="torch"``, also returning the
+    :class:`~medsr.train.checkpoint.Checkpoint` (with the blended weights when ``gan_weight`` is
+    given) for callers that write a derived checkpoint (``medsr enhance --save-adapted``).
+
+    Args:
+        path: A medsr checkpoint or bundled model name.
+        gan_weight: See :func:`load_engine`.
+
+    Returns:
+        ``(checkpoint, net, spec)``; ``spec.source`` records the file, its sha256, the k-space
+        factor and the degradation of the training config (``data.degradation``), if any.
+
+    Raises:
+        InputError: Missing file, not a medsr checkpoint, executable pickle content, or a
+            checkpoint that does not build its model.
+    """
+    from medsr.train.checkpoint import load_checkpoint
+    from medsr.zoo import resolve_model
+
+    p = resolve_model(path)
+    ckpt = load_checkpoint(p)
+    partner = _interpolate(ckpt, path, gan_weight) if gan_weight is not None else ""
+    config = ckpt.config or {}
+    data = config.get("data")
+    degradation = data.get("degradation") if isinstance(data, dict) else None
+    source = {
+        "checkpoint": str(p.resolve()),
+        "sha256": sha256_file(p),
+        "engine": "torch",
+        "medsr_version": ckpt.medsr_version,
+        "torch_version": ckpt.torch_version,
+        "kspace_factor": kspace_factor_from_config(config),
+        "degradation": degradation if isinstance(degradation, dict) else None,
+    }
+    if gan_weight is not None:
+        source["gan_weight"] = float(gan_weight)
+        source["psnr_partner"] = partner
+    try:
+        model = ckpt.build_model()
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise InputError(p, f"checkpoint does not build its model: {exc}") from None
+    return ckpt, model, ModelSpec.from_checkpoint(ckpt, source=source)
 
 
 def _interpolate(ckpt: Any, ref: str | os.PathLike[str], weight: float) -> str:

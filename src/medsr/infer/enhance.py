@@ -28,7 +28,12 @@ from medsr.infer.jobs import Job, plan
 
 @dataclass
 class EnhanceOptions:
-    """Options of :func:`enhance_files` (see ``medsr enhance --help``)."""
+    """Options of :func:`enhance_files` (see ``medsr enhance --help``).
+
+    ``adapt > 0`` fine-tunes a copy of the model on each scan first (see
+    :mod:`medsr.infer.adapt`; ``adapt_lr``, ``seed``, ``threads`` and ``progress`` are its
+    options) and ``save_adapted`` writes that copy as a checkpoint (one input only).
+    """
 
     engine: str = "torch"
     axis: int = 0
@@ -47,6 +52,12 @@ class EnhanceOptions:
     modality: str | None = None
     overwrite: bool = False
     gan_weight: float | None = None
+    adapt: int = 0
+    adapt_lr: float = 1e-4
+    seed: int = 0
+    threads: int = 2
+    save_adapted: str | os.PathLike[str] | None = None
+    progress: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,6 +135,82 @@ def _record(job: Job, vol: Volume, result: Volume, spec: Any, predictor: Any) ->
     }
 
 
+def _adapt_options(opt: EnhanceOptions, *, n_jobs: int) -> Any:
+    """The adaptation options, or None without ``--adapt``; refuses bad combinations early."""
+    if opt.adapt < 0:
+        raise ConfigError(f"--adapt takes a number of steps >= 0, got {opt.adapt}")
+    if opt.adapt == 0:
+        if opt.save_adapted is not None:
+            raise ConfigError("--save-adapted needs --adapt N (N > 0)")
+        return None
+    if opt.engine != "torch":
+        raise ConfigError(
+            "--adapt fine-tunes checkpoint weights; use --engine torch with the medsr checkpoint"
+        )
+    if opt.save_adapted is not None:
+        if n_jobs != 1:
+            raise ConfigError(f"--save-adapted writes one checkpoint: give one input, not {n_jobs}")
+        if Path(opt.save_adapted).exists() and not opt.overwrite:
+            raise MedsrError(f"{opt.save_adapted}: already exists; pass --overwrite to replace it")
+    from medsr.infer.adapt import AdaptOptions
+
+    return AdaptOptions(
+        steps=opt.adapt, lr=opt.adapt_lr, seed=opt.seed, threads=opt.threads,
+        progress=opt.progress,
+    )  # fmt: skip
+
+
+def _input_digest(path: Path) -> str:
+    """sha256 of an input file; for a folder (DICOM series), of its files' names and digests."""
+    import hashlib
+
+    from medsr.infer.spec import sha256_file
+
+    if path.is_file():
+        return sha256_file(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{f.relative_to(path).as_posix()}\0{sha256_file(f)}\n".encode())
+    return h.hexdigest()
+
+
+def _save_adapted(
+    ckpt: Any,
+    adapted: Any,
+    model: str | os.PathLike[str],
+    adaptation: dict[str, Any],
+    path: str | os.PathLike[str],
+    opt: EnhanceOptions,
+) -> Path:
+    """Write the adapted weights as a medsr checkpoint with their provenance."""
+    from dataclasses import replace
+
+    from medsr.infer.spec import sha256_file
+    from medsr.train.checkpoint import save_checkpoint
+    from medsr.zoo import resolve_model
+
+    src = resolve_model(model)
+    provenance = {
+        "kind": "per-scan self-supervised adaptation (medsr enhance --adapt)",
+        "source_model": str(model),
+        "source_checkpoint": str(src.resolve()),
+        "source_sha256": sha256_file(src),
+        "gan_weight": opt.gan_weight,
+        "input_sha256": adaptation["input_sha256"],
+        "steps": adaptation["options"]["steps"],
+        "steps_run": adaptation["steps_run"],
+        "best_step": adaptation["best_step"],
+        "stop_reason": adaptation["stop_reason"],
+        "seed": opt.seed,
+        "lr": opt.adapt_lr,
+        "val_l1_start": adaptation["val_l1_start"],
+        "val_l1_best": adaptation["val_l1_best"],
+    }
+    state = {k: v.detach().to("cpu").contiguous() for k, v in adapted.state_dict().items()}
+    out = replace(ckpt, state_dict=state, train_state=None, metrics={}, provenance=provenance)
+    return save_checkpoint(out, path, overwrite=opt.overwrite)
+
+
 def enhance_files(
     inputs: Sequence[str | os.PathLike[str]],
     *,
@@ -162,7 +249,18 @@ def enhance_files(
         raise ConfigError(
             "--bf16 is for the torch engine; ONNX Runtime runs the exported precision"
         )
-    net, spec = load_engine(model, engine=opt.engine, device=opt.device, gan_weight=opt.gan_weight)
+    aopt = _adapt_options(opt, n_jobs=len(jobs))
+    ckpt = None
+    if aopt is None:
+        net, spec = load_engine(
+            model, engine=opt.engine, device=opt.device, gan_weight=opt.gan_weight
+        )
+    else:
+        from medsr.infer.adapt_pairs import check_adaptable
+        from medsr.infer.engines import load_torch_checkpoint
+
+        ckpt, net, spec = load_torch_checkpoint(model, gan_weight=opt.gan_weight)
+        check_adaptable(spec, axis=opt.axis)
     if opt.data_consistency and spec.modality != "MR":
         raise ConfigError(
             f"data consistency is for MRI k-space models; this model is {spec.modality}"
@@ -170,29 +268,49 @@ def enhance_files(
     kfactor = opt.kspace_factor
     if kfactor is None:
         kfactor = spec.source.get("kspace_factor")  # recorded by the training config, if at all
-    predictor = Predictor(
-        net,
-        spec=spec,
-        window=opt.window,
-        overlap=opt.overlap,
-        blend=opt.blend,  # type: ignore[arg-type]
-        batch_size=opt.batch_size,
-        exact=opt.exact,
-        axis=opt.axis,
-        device=opt.device,
-        amp_dtype=torch.bfloat16 if opt.bf16 else None,
-        accumulate_dtype=torch.float32 if opt.accumulate == "float32" else torch.float64,
-    )
+
+    def make_predictor(module: Any) -> Predictor:
+        return Predictor(
+            module,
+            spec=spec,
+            window=opt.window,
+            overlap=opt.overlap,
+            blend=opt.blend,  # type: ignore[arg-type]
+            batch_size=opt.batch_size,
+            exact=opt.exact,
+            axis=opt.axis,
+            device=opt.device,
+            amp_dtype=torch.bfloat16 if opt.bf16 else None,
+            accumulate_dtype=torch.float32 if opt.accumulate == "float32" else torch.float64,
+        )
+
+    predictor = make_predictor(net)
     records = []
     for job in jobs:
         t0 = time.perf_counter()
         vol = read_volume(job.source, modality=opt.modality)
         if opt.modality is not None:
             vol.meta["modality_given"] = True
+        run, adaptation = predictor, None
+        if aopt is not None:
+            from medsr.infer.adapt import adapt_model
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ModalityWarning)
+                predictor.check(vol, force=opt.force)  # refuse before adapting
+            adapted, areport = adapt_model(net, spec, vol, aopt, axis=opt.axis, device=opt.device)
+            adaptation = {**areport.to_dict(), "input_sha256": _input_digest(job.source)}
+            if opt.save_adapted is not None:
+                adaptation["saved"] = str(
+                    _save_adapted(ckpt, adapted, model, adaptation, opt.save_adapted, opt)
+                )
+            run = make_predictor(adapted)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ModalityWarning)  # recorded in the sidecar instead
-            result = predictor(vol, force=opt.force)
-        record = _record(job, vol, result, spec, predictor)
+            result = run(vol, force=opt.force)
+        record = _record(job, vol, result, spec, run)
+        if adaptation is not None:
+            record["adaptation"] = adaptation
         if opt.data_consistency:
             fixed, report = apply_data_consistency(
                 result.array, vol.array, spatial_dims=3, factor=kfactor
@@ -202,6 +320,8 @@ def enhance_files(
         sha = str(spec.source.get("sha256") or "")[:10]
         sd, sh, sw = record["scale"]
         description = f"medsr {spec.name} x{sd}x{sh}x{sw} {sha}"
+        if adaptation is not None:
+            description += f" adapted {adaptation['best_step']}"
         record["seconds"] = round(time.perf_counter() - t0, 3)
         with contextlib.ExitStack() as stack:
             if opt.dicom_out:
@@ -209,7 +329,7 @@ def enhance_files(
 
                 tmp = stack.enter_context(_atomic_dir(job.output, overwrite=opt.overwrite))
                 tside = stack.enter_context(atomic_path(job.sidecar, overwrite=opt.overwrite))
-                derivation = f"{description}; options {predictor.options()}"
+                derivation = f"{description}; options {run.options()}"
                 write_dicom_series(result, tmp, description=description, derivation=derivation)
             else:
                 tmp = stack.enter_context(atomic_path(job.output, overwrite=opt.overwrite))

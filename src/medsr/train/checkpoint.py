@@ -14,7 +14,9 @@ Layout (``format_version`` 1)::
      "state_dict": generator weights (EMA weights when EMA is on),
      "config": resolved experiment config (plain data),
      "train_state": optional {"step", "optimizers", "discriminators", "rng", ...} for --resume,
-     "metrics": optional validation metrics}
+     "metrics": optional validation metrics,
+     "provenance": optional plain-data record of how a derived checkpoint was made
+                   (e.g. ``medsr enhance --adapt --save-adapted``: source model, input, steps)}
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Checkpoint:
     config: dict[str, Any] = field(default_factory=dict)
     train_state: dict[str, Any] | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
     medsr_version: str = __version__
     torch_version: str = str(torch.__version__)
 
@@ -71,6 +74,7 @@ class Checkpoint:
             "config": self.config,
             "train_state": self.train_state,
             "metrics": dict(self.metrics),
+            "provenance": dict(self.provenance),
         }
 
     def build_model(self) -> torch.nn.Module:
@@ -129,6 +133,7 @@ def load_checkpoint(
             config=payload.get("config") or {},
             train_state=payload.get("train_state"),
             metrics=payload.get("metrics") or {},
+            provenance=dict(payload.get("provenance") or {}),
             medsr_version=payload.get("medsr_version", "?"),
             torch_version=payload.get("torch_version", "?"),
         )
