@@ -18,15 +18,45 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- BEGIN MEASURED -->", "<!-- END MEASURED -->"
-LOWER_IS_BETTER = ("nrmse", "mae")
+LOWER_IS_BETTER = ("nrmse", "mae", "hfen")
 
 
 def _fmt(key: str, value: float) -> str:
     if key == "psnr":
         return f"{value:.2f}"
-    if key in ("ssim", "nrmse"):
+    if key in ("ssim", "nrmse", "hfen"):
         return f"{value:.4f}"
     return f"{value:.4g}"
+
+
+def _shipped(card: dict[str, Any]) -> str:
+    if card.get("shipped_checkpoint") == "best.pt":
+        return (
+            f"the generator (EMA) of the best validation step ({card.get('shipped_step')}) on the "
+            "training-side validation subject"
+        )
+    return "the final step's generator"
+
+
+def _minutes(card: dict[str, Any]) -> float:
+    """Training wall time: the card's own total when recorded (runs resumed over several
+    segments), else the last segment's seconds."""
+    if card.get("wall_seconds_total"):
+        return float(card["wall_seconds_total"]) / 60
+    return float(card.get("train_summary", {}).get("seconds", 0)) / 60
+
+
+def _val_scans(card: dict[str, Any]) -> str:
+    scans = [str(v) for v in card.get("val_scans", [])]
+    if not scans:
+        return "the validation scans"
+    held = [v for v in scans if v == "pycortex_s1"]
+    kind = (
+        "held-out scan (monitoring only)"
+        if held
+        else "training-side subject, never a held-out scan"
+    )
+    return ", ".join(f"`{v}`" for v in scans) + f" ({kind})"
 
 
 def training_block(card: dict[str, Any]) -> list[str]:
@@ -36,8 +66,8 @@ def training_block(card: dict[str, Any]) -> list[str]:
     lines = [
         "### Training (measured)",
         "",
-        f"- Recipe: `{card.get('recipe')}`; weights: the final step's generator, stored as float16.",
-        f"- Steps: {s.get('steps')}; training time {s.get('seconds', 0) / 60:.1f} min on "
+        f"- Recipe: `{card.get('recipe')}`; weights: {_shipped(card)}, stored as float16.",
+        f"- Steps: {s.get('steps')}; training time {_minutes(card):.1f} min on "
         f"{card.get('hardware', '?')} with {card.get('torch_threads', '?')} torch thread(s) "
         f"(torch {card.get('torch_version', '?')}); divergence-guard rollbacks: {s.get('rollbacks', 0)}.",
         f"- Reproduce: `{card.get('command')}`.",
@@ -47,8 +77,8 @@ def training_block(card: dict[str, Any]) -> list[str]:
     if vals:
         lines += [
             "",
-            f"Validation during training (monitoring only, `{card.get('val_protocol', 'recipe protocol')}`, "
-            "a crop of the held-out scans; the untrained baseline is the low-quality input):",
+            f"Validation during training (`{card.get('val_protocol', 'recipe protocol')}`, "
+            f"a crop of {_val_scans(card)}; the untrained baseline is the low-quality input):",
             "",
             "| step | PSNR [dB] | SSIM |",
             "|---:|---:|---:|",
@@ -77,7 +107,7 @@ def quality_block(name: str, quality: dict[str, Any]) -> list[str]:
     protocols = list(dict.fromkeys(s["protocol"] for s in res["summary"]))
     for protocol in protocols:
         rows = [s for s in res["summary"] if s["protocol"] == protocol]
-        keys = [k for k in ("psnr", "ssim", "nrmse") if k in rows[0]["mean"]]
+        keys = [k for k in ("psnr", "ssim", "nrmse", "hfen") if k in rows[0]["mean"]]
         best = {k: (min if k in LOWER_IS_BETTER else max)(r["mean"][k] for r in rows) for k in keys}
         head = " | ".join(
             f"{k.upper()}{' [dB]' if k == 'psnr' else ''} {'(lower better)' if k in LOWER_IS_BETTER else ''}".strip()
@@ -136,7 +166,21 @@ COMPARABILITY = {
         "trained for 1,500 CPU steps. Compare the gain over ORG, not the absolute values."
     ),
 }
-PUBLISHED_KEY = {"mdcsrn-t1-k2": "mdcsrn_wgan", "srgan-t1-x2": "srgan", "dfgan-ct-qd": "dfgan"}
+COMPARABILITY["mdcsrn-t1-k2-psnr"] = (
+    "The L1 stage of mDCSRN (the paper's 'mDCSRN' row before the WGAN stage); see `mdcsrn-t1-k2` "
+    "for why the published numbers are not comparable."
+)
+COMPARABILITY["srgan-t1-x2-psnr"] = (
+    "The content-loss stage of SRGAN (the paper's SRResNet); see `srgan-t1-x2` for why the "
+    "published numbers are not comparable."
+)
+PUBLISHED_KEY = {
+    "mdcsrn-t1-k2": "mdcsrn_wgan",
+    "mdcsrn-t1-k2-psnr": "mdcsrn_wgan",
+    "srgan-t1-x2": "srgan",
+    "srgan-t1-x2-psnr": "srgan",
+    "dfgan-ct-qd": "dfgan",
+}
 
 
 def published_block(name: str, published: dict[str, Any]) -> list[str]:
