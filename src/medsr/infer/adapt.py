@@ -53,6 +53,8 @@ class AdaptOptions:
         patience: Evaluations without improvement before stopping.
         val_patches: Validation patches.
         progress: Progress bar with the losses (None: only on a terminal).
+        bf16: Training steps under bf16 autocast (weights, optimiser and validation stay fp32);
+            None: on a CPU with native bf16, where a step is about 2x faster.
     """
 
     steps: int = 0
@@ -65,6 +67,7 @@ class AdaptOptions:
     patience: int = 5
     val_patches: int = 4
     progress: bool | None = None
+    bf16: bool | None = None
 
     def __post_init__(self) -> None:
         if self.steps < 0:
@@ -229,7 +232,7 @@ def _train(
     """The optimisation loop; fills ``report`` and returns the best state dict."""
     from tqdm.auto import tqdm
 
-    from medsr.nn.memory import channels_last_
+    from medsr.nn.memory import channels_last_, native_bf16
 
     model = copy.deepcopy(net).to(dev, torch.float32)
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -243,6 +246,9 @@ def _train(
         return t.contiguous(memory_format=fmt) if channels_last else t
 
     val_x, val_y = (tensor(a) for a in source.val_batch())
+    amp = opt.bf16
+    if amp is None:
+        amp = dev.type == "cpu" and native_bf16()
 
     def validate() -> float:
         model.eval()
@@ -271,7 +277,9 @@ def _train(
     try:
         for step in range(1, opt.steps + 1):
             x, y = (tensor(a) for a in source.train_batch(rng, opt.batch))
-            loss = (model(x) - y).abs().mean()
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bool(amp)):
+                pred = model(x)
+            loss = (pred.float() - y).abs().mean()
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()

@@ -37,3 +37,11 @@ def channels_last_tensor(x: torch.Tensor) -> torch.Tensor:
     """A 4D or 5D batch in channels-last format (other ranks unchanged)."""
     fmt = _FORMATS.get(x.ndim)
     return x if fmt is None else x.to(memory_format=fmt)
+
+
+def native_bf16() -> bool:
+    """Whether this CPU runs bf16 convolutions natively (AVX512-BF16 / AMX), where they are faster."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # older torch: no probe, no bf16 by default
+        return False
