@@ -240,6 +240,14 @@ def bundle_run(
         k: v for k, v in summary.items() if k not in ("run_dir", "model_path", "last_checkpoint")
     }
     cfg_data = ckpt.config.get("data") or {}
+    segments: list[float] = [
+        0.0
+    ]  # wall time per process segment (the log's clock restarts on resume)
+    for row in lines:
+        if row.get("event") == "resume":
+            segments.append(0.0)
+        if isinstance(row.get("time"), int | float):
+            segments[-1] = max(segments[-1], float(row["time"]))
     card = {
         "name": name,
         "summary": BUNDLED[name].summary,
@@ -254,6 +262,8 @@ def bundle_run(
         if checkpoint == "best.pt"
         else summary.get("steps"),
         "train_summary": summary,
+        "wall_seconds_total": round(sum(segments), 1),
+        "segments": len(segments),
         **(record or {}),
         "log": thin_log(lines),
     }
