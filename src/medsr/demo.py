@@ -9,6 +9,9 @@ template shipped with nilearn) it
   the zero-filled input and nearest / linear / cubic interpolation of the true low-resolution grid;
 * decimates every axial slice x2 (antialiased bicubic) and enhances the slices with the bundled 2D
   model ``srgan-t1-x2`` against the same interpolations;
+* runs a GAN model's content-loss (PSNR) partner, when it is installed too, in the GAN model's
+  case on the same input (rows ``mdcsrn-t1-k2-psnr``, ``srgan-t1-x2-psnr``), and measures the
+  perception-distortion curve of ``--gan-weight`` on a small crop (:mod:`medsr.demo_curve`);
 * and, with pydicom-data installed, simulates quarter-dose CT of two held-out CT patients in the
   projection domain and denoises them with ``dfgan-ct-qd`` against the low-dose input itself (the
   "ORG" row) and classical denoisers.
@@ -66,15 +69,29 @@ class DemoResult:
 
 @dataclass(frozen=True)
 class CasePlan:
-    """One demo case: a task, a scan and the bundled model that enhances it."""
+    """One demo case: a task, a scan and the bundled model that enhances it.
 
-    task: str  # "sr3d" | "sr2d" | "denoise2d"
+    Attributes:
+        task: ``"sr3d"``, ``"sr2d"`` or ``"denoise2d"``.
+        scan: Catalogue name of the scan.
+        model: The case's bundled model (a GAN model, or a PSNR model run alone).
+        psnr_model: The model's content-loss partner, run in the same case on the same input
+            (``""`` when it is not run).
+    """
+
+    task: str
     scan: str
     model: str
+    psnr_model: str = ""
 
     @property
     def id(self) -> str:
         return f"{self.model}__{self.scan}"
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The bundled models of the case: its model, then the PSNR partner if it runs."""
+        return (self.model, self.psnr_model) if self.psnr_model else (self.model,)
 
 
 def crop_to_multiple(volume: Volume, factor: Sequence[int]) -> Volume:
@@ -108,7 +125,9 @@ def plan_cases(
             installed one of :data:`EXTRA_MRI_SCANS`).
         ct_scans: CT scans for the CT model (default :data:`DEFAULT_CT_SCANS` when installed).
         all_scans: Add the extra MRI scans that are installed.
-        models: Bundled models to use (default: every installed one).
+        models: Bundled models to use (default: every installed one). A PSNR model whose GAN
+            model is used too runs in the GAN model's cases (:attr:`CasePlan.psnr_model`)
+            instead of cases of its own.
     """
     from medsr.data import catalogue
     from medsr.errors import MissingDependencyError
@@ -123,6 +142,14 @@ def plan_cases(
         if name not in installed:
             notes.append(f"bundled model {name} is not installed: its cases were skipped")
     use = [m for m in wanted if m in installed]
+    # a PSNR model whose GAN model runs too joins the GAN model's cases: baselines computed once
+    folded = {
+        BUNDLED[m].psnr_model: m
+        for m in use
+        if BUNDLED[m].stage == "gan" and BUNDLED[m].psnr_model in use
+    }
+    own = [m for m in use if m not in folded]
+    partner = {gan: psnr for psnr, gan in folded.items()}
     mri = list(scans) if scans is not None else [DEFAULT_SCAN]
     explicit_ct = ct_scans is not None
     ct = list(ct_scans) if ct_scans is not None else list(DEFAULT_CT_SCANS)
@@ -143,23 +170,33 @@ def plan_cases(
     for scan in mri:
         if not present(scan, required=scans is not None or scan == DEFAULT_SCAN):
             continue
-        for name in use:
+        for name in own:
             if BUNDLED[name].task in ("sr3d", "sr2d"):
-                cases.append(CasePlan(BUNDLED[name].task, scan, name))
+                cases.append(CasePlan(BUNDLED[name].task, scan, name, partner.get(name, "")))
     for scan in ct:
         if not present(scan, required=explicit_ct):
             continue
-        cases += [CasePlan("denoise2d", scan, n) for n in use if BUNDLED[n].task == "denoise2d"]
+        cases += [
+            CasePlan("denoise2d", scan, n, partner.get(n, ""))
+            for n in own
+            if BUNDLED[n].task == "denoise2d"
+        ]
     return cases, notes
 
 
 def _trained_on(model: str) -> set[str]:
+    """Catalogue scans of a bundled model's training set (from its checkpoint's config)."""
     from medsr.train.checkpoint import load_checkpoint
     from medsr.zoo import bundled_path
 
     cfg = load_checkpoint(bundled_path(model)).config
     data = cfg.get("data", {}) if isinstance(cfg, dict) else {}
     return {str(item.get("scan")) for item in data.get("train", []) if isinstance(item, dict)}
+
+
+def case_split(case: CasePlan) -> str:
+    """``"held-out"`` when no bundled model of the case trained on its scan, else ``"train"``."""
+    return "train" if any(case.scan in _trained_on(m) for m in case.models) else "held-out"
 
 
 def _display_window(vol: Volume, task: str) -> list[float]:
@@ -170,23 +207,37 @@ def _display_window(vol: Volume, task: str) -> list[float]:
 
 
 def native_bf16() -> bool:
-    """Whether this CPU runs bf16 convolutions natively (AVX512-BF16 / AMX), where they are faster."""
-    import torch
+    """Whether this CPU runs bf16 convolutions natively (see :func:`medsr.nn.memory.native_bf16`)."""
+    from medsr.nn.memory import native_bf16 as probe
 
-    try:
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-    except AttributeError:  # older torch: no probe, no bf16 by default
-        return False
+    return probe()
 
 
-def _predictor(model: str, task: str, shape: Sequence[int], precision: str) -> Any:
+def make_predictor(
+    model: str,
+    task: str,
+    shape: Sequence[int],
+    precision: str,
+    *,
+    gan_weight: float | None = None,
+) -> Any:
+    """The demo's :class:`~medsr.infer.predictor.Predictor` for a bundled model and input shape.
+
+    Args:
+        model: Bundled model name.
+        task: The case's task (``"sr3d"``, ``"sr2d"`` or ``"denoise2d"``).
+        shape: Spatial shape of the model's input.
+        precision: ``"fp32"`` or ``"bf16"`` (3D models only).
+        gan_weight: Network interpolation with the PSNR partner (see
+            :func:`medsr.infer.engines.load_engine`); None: the model as trained.
+    """
     import torch
 
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
     from medsr.infer.sliding_window import balanced_windows
 
-    net, spec = load_engine(model)
+    net, spec = load_engine(model, gan_weight=gan_weight)
     if task == "sr3d":  # the fewest windows of <= 112^3 that tile the volume with 16 voxels shared
         win, ov = balanced_windows(shape, max_window=112, min_overlap=16)
         amp = torch.bfloat16 if precision == "bf16" else None
@@ -210,17 +261,22 @@ def _run_sr3d(
     methods: dict[str, Volume] = {"zero-filled": zero_filled}
     for name in UPSAMPLERS:
         methods[name] = run_baseline(name, low, scale=f)
-    say(f"{case.model} on {case.scan} {ref.shape}")
-    raw = _predictor(case.model, case.task, zero_filled.shape, precision)(zero_filled)
-    fixed, dc = apply_data_consistency(raw.array, zero_filled.array, spatial_dims=3, factor=f)
-    methods[f"{case.model} (no DC)"] = raw
-    methods[case.model] = raw.with_array(fixed)
+    consistency: dict[str, dict[str, float]] = {}
+    for model in reversed(case.models):  # the PSNR partner's rows first, the case's model last
+        say(f"{model} on {case.scan} {ref.shape}")
+        raw = make_predictor(model, case.task, zero_filled.shape, precision)(zero_filled)
+        fixed, dc = apply_data_consistency(raw.array, zero_filled.array, spatial_dims=3, factor=f)
+        methods[f"{model} (no DC)"] = raw
+        methods[model] = raw.with_array(fixed)
+        consistency[model] = {"before": dc.error_before, "after": dc.error_after}
     extra = {
         "input": zero_filled,
+        "model_input": zero_filled,
         "input_label": "k-space truncated x2 on H and W, zero-filled (the model's input)",
         "baselines": ["zero-filled", *UPSAMPLERS],
         "degradation": {"kind": "kspace", "factor": list(f), "keep_shape": True},
-        "data_consistency": {"before": dc.error_before, "after": dc.error_after},
+        "data_consistency": consistency[case.model],
+        "data_consistency_models": consistency,
         "title": "3D T1 MRI, k-space truncation x2 (H, W), same grid",
         "precision": precision,
     }
@@ -234,10 +290,12 @@ def _run_sr2d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Vol
     f = SR2D_FACTOR
     low = downsample_volume(ref, factor=f, method="bicubic")
     methods = {name: run_baseline(name, low, scale=f) for name in UPSAMPLERS}
-    say(f"{case.model} on {case.scan}: {ref.shape[0]} axial slices")
-    methods[case.model] = _predictor(case.model, case.task, low.shape, "fp32")(low)
+    for model in reversed(case.models):  # the PSNR partner's row first, the case's model last
+        say(f"{model} on {case.scan}: {ref.shape[0]} axial slices")
+        methods[model] = make_predictor(model, case.task, low.shape, "fp32")(low)
     extra = {
         "input": methods["nearest"],
+        "model_input": low,
         "input_label": "bicubic x2 decimated slices (shown nearest-upsampled)",
         "baselines": list(UPSAMPLERS),
         "degradation": {"kind": "downsample", "method": "bicubic", "factor": list(f)},
@@ -264,12 +322,14 @@ def _run_denoise2d(
             methods[name] = run_baseline(name, low)
         except MissingDependencyError:
             notes.append(f"{name} baseline skipped: pip install 'medsr[classic]' (scikit-image)")
-    say(f"{case.model} on {case.scan}")
-    methods[case.model] = _predictor(case.model, case.task, low.shape, "fp32")(low)
+    for model in reversed(case.models):
+        say(f"{model} on {case.scan}")
+        methods[model] = make_predictor(model, case.task, low.shape, "fp32")(low)
     extra = {
         "input": low,
+        "model_input": low,
         "input_label": "simulated quarter-dose CT (projection-domain Poisson noise)",
-        "baselines": [m for m in methods if m != case.model],
+        "baselines": [m for m in methods if m not in case.models],
         "degradation": {"kind": "lowdose-ct", **CT_LOWDOSE, "seed": seed},
         "data_consistency": None,
         "title": "Low-dose CT denoising, 25 % dose",
@@ -329,6 +389,7 @@ def run_demo(
     Raises:
         MissingDependencyError: If the default scan's package is not installed.
     """
+    from medsr.demo_curve import CURVE_FILE, curve_partner, gan_weight_curve
     from medsr.io import write_volume
     from medsr.io.atomic import write_text_atomic
     from medsr.metrics import evaluate_volumes, format_table
@@ -346,8 +407,12 @@ def run_demo(
         from medsr.errors import MedsrError
 
         raise MedsrError("nothing to run: no bundled model is installed (see `medsr models`)")
-    if on_plan is not None:  # one per say(): load, (simulate), model, evaluate; metrics; report
-        on_plan(sum(4 if c.task == "denoise2d" else 3 for c in cases) + 1 + int(report))
+    curves = {c.id: bool(curve_partner(c.model)) for c in cases}
+    if on_plan is not None:  # one per say(): load, (simulate), models, (curve), evaluate; ...
+        stages = sum(
+            (3 if c.task == "denoise2d" else 2) + len(c.models) + curves[c.id] for c in cases
+        )
+        on_plan(stages + 1 + int(report))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -374,6 +439,23 @@ def run_demo(
                 )
         case_dir = out / "cases" / case.id
         case_dir.mkdir(parents=True, exist_ok=True)
+        curve_name = None
+        if curves[case.id]:
+            say(f"--gan-weight curve of {case.model}")
+            curve = gan_weight_curve(
+                model=case.model,
+                task=case.task,
+                model_input=extra["model_input"],
+                reference=ref,
+                protocols=protocols,
+                precision=extra.get("precision", "fp32"),
+            )
+            curve_name = CURVE_FILE
+            files.append(
+                write_text_atomic(
+                    case_dir / CURVE_FILE, json.dumps(curve, indent=2) + "\n", overwrite=overwrite
+                )
+            )
         names = {m: _file_name(m) for m in methods}
         files.append(write_volume(ref, case_dir / "reference.nii.gz", overwrite=overwrite))
         files.append(write_volume(extra["input"], case_dir / "input.nii.gz", overwrite=overwrite))
@@ -393,8 +475,10 @@ def run_demo(
             "task": case.task,
             "modality": ref.modality,
             "unit": ref.unit,
-            "split": "train" if case.scan in _trained_on(case.model) else "held-out",
+            "split": case_split(case),
             "model": case.model,
+            "models": list(case.models),
+            "psnr_model": case.psnr_model,
             "baselines": extra["baselines"],
             "input_label": extra["input_label"],
             "files": {
@@ -406,8 +490,10 @@ def run_demo(
             "primary_protocol": protocols[0],
             "primary_metric": "psnr",
             "data_consistency": extra["data_consistency"],
+            "data_consistency_models": extra.get("data_consistency_models"),
             "degradation": extra["degradation"],
             "training_log": "training_log.jsonl" if log else None,
+            "gan_weight_curve": curve_name,
             "precision": extra.get("precision", "fp32"),
             "shape": list(ref.shape),
             "spacing_mm": [float(s) for s in ref.spacing],

@@ -290,3 +290,89 @@ def make_demo(root: Path, *, with_train_log: bool = True) -> Path:
     }
     (root / "run.json").write_text(json.dumps(run))
     return root
+
+
+#: The --gan-weight curve of :func:`add_psnr_stage`, per protocol: (A, psnr, ssim, hfen).
+CURVE = {
+    "brain-mask": [
+        (0.0, 31.5, 0.951, 0.21),
+        (0.25, 31.2, 0.948, 0.19),
+        (0.5, 30.8, 0.944, 0.18),
+        (0.75, 30.3, 0.939, 0.175),
+        (1.0, 29.9, 0.933, 0.172),
+    ],
+    "unit-range": [
+        (0.0, 35.1, 0.971, 0.22),
+        (0.25, 34.8, 0.969, 0.2),
+        (0.5, 34.4, 0.966, 0.19),
+        (0.75, 33.9, 0.962, 0.185),
+        (1.0, 33.5, 0.958, 0.181),
+    ],
+}
+
+
+def add_psnr_stage(root: Path, case_id: str = "mr3d", *, curve: bool = True) -> Path:
+    """Fold a PSNR stage ``mdcsrn-t1-k2-psnr`` into a sr3d case of :func:`make_demo`, as
+    ``medsr demo`` does when both stages are installed: its volume (and a ``(no DC)`` twin),
+    its metric rows (every row of the case gains HFEN), ``models``, ``psnr_model``, per-model
+    data consistency and, if ``curve``, ``gan_weight_curve.json`` (values of :data:`CURVE`).
+    :data:`METRICS` is left as :func:`make_demo` wrote it."""
+    from medsr.metrics.aggregate import read_json
+
+    folder = root / "cases" / case_id
+    case = json.loads((folder / "case.json").read_text())
+    ref = phantom((12, 40, 34), 0)
+    spacing = (3.0, 1.0, 1.2)
+    psnr = "mdcsrn-t1-k2-psnr"
+    extra = {
+        psnr: 0.8 * ref + 0.2 * blur(ref, 3),
+        f"{psnr} (no DC)": 0.7 * ref + 0.3 * blur(ref, 5),
+    }
+    for name, arr in extra.items():
+        fname = name.replace(" (no DC)", "_no_DC") + ".nii.gz"
+        _write(folder, fname, arr.astype(np.float32), spacing, "MR")
+        case["files"]["methods"][name] = fname
+    rows = read_json(root / "metrics.json")
+    protocols = list(dict.fromkeys(r.protocol for r in rows if r.case == case_id))
+    out = []
+    for r in rows:
+        if r.case == case_id:
+            m = {**r.metrics, "hfen": 0.5 - 0.004 * r.metrics["psnr"]}
+            r = CaseResult(r.case, r.method, r.protocol, m)
+        out.append(r)
+    for p, protocol in enumerate(protocols):
+        for name, arr in extra.items():
+            m = _metrics(arr, ref, float(np.ptp(ref)))
+            m = {k: v * (1 + 0.01 * p) for k, v in m.items()}
+            m["hfen"] = 0.5 - 0.004 * m["psnr"]
+            out.append(CaseResult(case_id, name, protocol, m))
+    write_json(root / "metrics.json", out, overwrite=True)
+    case["models"] = [case["model"], psnr]
+    case["psnr_model"] = psnr
+    case["data_consistency_models"] = {
+        case["model"]: case["data_consistency"],
+        psnr: {"before": 0.27, "after": 3.4e-7},
+    }
+    case["gan_weight_curve"] = None
+    if curve:
+        per = {
+            name: [{"gan_weight": a, "psnr": p, "ssim": s, "hfen": h} for a, p, s, h in pts]
+            for name, pts in CURVE.items()
+        }
+        doc = {
+            "kind": "medsr-gan-weight-curve",
+            "model": case["model"],
+            "psnr_model": psnr,
+            "protocol": "brain-mask",
+            "metrics": ["psnr", "ssim", "hfen"],
+            "crop": {"kind": "centre-box", "text": "central 12x40x34 voxels (D x H x W)"},
+            "evaluation": "the crop evaluated as one 3D image",
+            "data_consistency": False,
+            "command": f"medsr enhance IN --model {case['model']} --gan-weight A -o OUT",
+            "points": per["brain-mask"],
+            "per_protocol": per,
+        }
+        (folder / "gan_weight_curve.json").write_text(json.dumps(doc, indent=1))
+        case["gan_weight_curve"] = "gan_weight_curve.json"
+    (folder / "case.json").write_text(json.dumps(case, indent=1))
+    return root

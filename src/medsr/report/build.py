@@ -13,6 +13,7 @@ from pathlib import Path
 from medsr._version import __version__
 from medsr.errors import InputError
 from medsr.report.doc import Block, Document, Heading, KeyValues, Text
+from medsr.report.gan_weight import load_gan_weight_curve
 from medsr.report.html import render_html
 from medsr.report.markdown import FILES_DIR, render_markdown
 from medsr.report.sections import (
@@ -61,9 +62,12 @@ def _demo_document(src: Path, train_runs: list[TrainLog], title: str | None) -> 
         raise InputError(src / "cases", "no case folders with a case.json")
     cases = [load_case(folder, cid) for cid, folder in folders]
     logs = {}
+    curves = {}
     for c in cases:
         if c.training_log is not None:
             logs[c.id] = load_train_log(c.training_log, name=c.model or c.id)
+        if c.gan_weight_curve is not None:
+            curves[c.id] = load_gan_weight_curve(c.gan_weight_curve)
     doc = Document(title or "medsr demo report")
     protocols = list(dict.fromkeys(r.protocol for r in rows))
     facts = run_facts("demo / evaluation", src, run)
@@ -77,7 +81,7 @@ def _demo_document(src: Path, train_runs: list[TrainLog], title: str | None) -> 
     doc.add(*consistency_blocks(cases))
     doc.add(Heading(2, "Cases", anchor="cases"))
     for c in cases:
-        doc.add(*case_blocks(c, rows, logs.get(c.id)))
+        doc.add(*case_blocks(c, rows, logs.get(c.id), curves.get(c.id)))
     doc.add(*_train_section(train_runs))
     return doc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from medsr.metrics.aggregate import CaseResult, metric_names
@@ -22,6 +22,7 @@ from medsr.report.doc import (
     Text,
 )
 from medsr.report.figures import case_figure_blocks, read_case_planes, slug
+from medsr.report.gan_weight import GanWeightCurve, gan_weight_blocks
 from medsr.report.sources import CaseSpec, RunInfo, same_volume_file
 from medsr.report.svg import BoxItem, box_plot, svg_size
 from medsr.report.tables import (
@@ -147,6 +148,8 @@ class ModelGroup:
     Attributes:
         model: The model's method name (``""`` for a bare evaluation folder or cases without
             a model).
+        models: Every bundled model of the group's cases in table order: a GAN model's PSNR
+            partner run in its cases first, ``model`` last (empty without a model).
         cases: The group's cases (empty for a bare evaluation folder).
         rows: The metric rows of those cases.
         title: Heading of the group (``""`` when the report has a single, unnamed group).
@@ -158,6 +161,7 @@ class ModelGroup:
     rows: list[CaseResult]
     title: str
     key: str
+    models: list[str] = field(default_factory=list)
 
     @property
     def n_cases(self) -> int:
@@ -179,9 +183,11 @@ def model_groups(rows: Sequence[CaseResult], cases: Sequence[CaseSpec]) -> list[
     """The cases grouped by their ``model``, in order of first appearance.
 
     Different models of a demo solve different tasks (3D k-space SR, 2D bicubic SR, CT
-    denoising), so their cases are never pooled. Without case specs (a bare evaluation
-    folder) all rows form one unnamed group. Metric rows of case ids that no case spec
-    describes form a last group of their own.
+    denoising), so their cases are never pooled. A GAN model's PSNR partner run in the
+    same cases (``case.json`` ``models``) belongs to the GAN model's group: its rows are
+    methods of those cases, computed against the same baselines. Without case specs (a bare
+    evaluation folder) all rows form one unnamed group. Metric rows of case ids that no case
+    spec describes form a last group of their own.
     """
     if not cases:
         return [ModelGroup("", [], list(rows), "", "")]
@@ -195,10 +201,19 @@ def model_groups(rows: Sequence[CaseResult], cases: Sequence[CaseSpec]) -> list[
         descs = list(dict.fromkeys(task_description(c) for c in members))
         n = len(members)
         name = model or "no model"
-        title = f"{name} — {'; '.join(descs)}; {n} case{'s' if n != 1 else ''}"
+        ordered = list(dict.fromkeys(m for c in members for m in c.model_rows))
+        ordered = [m for m in ordered if m != model] + ([model] if model else [])
+        others = [m for m in ordered if m != model]
+        label = f"{name} (with {', '.join(others)})" if model and others else name
+        title = f"{label} — {'; '.join(descs)}; {n} case{'s' if n != 1 else ''}"
         groups.append(
             ModelGroup(
-                model, members, [r for r in rows if r.case in ids], title, _unique(name, used)
+                model,
+                members,
+                [r for r in rows if r.case in ids],
+                title,
+                _unique(name, used),
+                ordered,
             )
         )
     known = {c.id for c in cases}
@@ -238,14 +253,16 @@ def summary_blocks(
     """Mean ± std tables per model and protocol, with a warning when training scans are included.
 
     A demo's cases are grouped by model (see :func:`model_groups`): each group lists only the
-    methods run on its cases, baselines first and its model last (highlighted).
+    methods run on its cases, baselines first and its bundled models last (highlighted; a GAN
+    model's PSNR partner just before it).
     """
     groups = model_groups(rows, cases)
     blocks: list[Block] = [Heading(level, "Summary", anchor="summary")]
     named = any(g.title for g in groups)
     text = (
         "Rows: every method, the low-quality input and the baselines first, the model last "
-        "(highlighted). Bold: the best value of each column; ↑ higher is better, ↓ lower is "
+        "(highlighted; a GAN model's content-loss stage, run on the same input, just before "
+        "it). Bold: the best value of each column; ↑ higher is better, ↓ lower is "
         "better."
     )
     if named:
@@ -261,7 +278,7 @@ def summary_blocks(
             )
         blocks.extend(_train_badge(g.cases))
         baselines = list(dict.fromkeys(b for c in g.cases for b in c.baselines))
-        models = [g.model] if g.model else []
+        models = g.models
         suffix = f" ({g.model})" if g.model else ""
         blocks.extend(
             summary_tables(
@@ -288,7 +305,7 @@ def boxplot_blocks(rows: Sequence[CaseResult], cases: Sequence[CaseSpec]) -> lis
     )
     for g in model_groups(rows, cases):
         baselines = list(dict.fromkeys(b for c in g.cases for b in c.baselines))
-        models = [g.model] if g.model else []
+        models = g.models
         level = 3
         if g.title:
             blocks.append(Heading(3, g.title))
@@ -329,21 +346,25 @@ def consistency_blocks(cases: Sequence[CaseSpec]) -> list[Block]:
         return []
     rows = []
     for c in have:
-        dc = c.data_consistency or {}
-        before, after = dc["before"], dc["after"]
-        ratio = f"{before / after:.3g}×" if after > 0 else "∞"
-        flags = best_flags("error", [before, after])
-        rows.append(
-            Row(
-                [
-                    Cell(c.id),
-                    Cell(c.model or "—"),
-                    Cell(f"{before:.3g}", bold=flags[0]),
-                    Cell(f"{after:.3g}", bold=flags[1]),
-                    Cell(ratio),
-                ]
+        per_model = dict(c.data_consistency_models or {})
+        if c.model not in per_model and c.data_consistency is not None:
+            per_model[c.model] = c.data_consistency
+        for model in [m for m in c.model_rows if m in per_model] or list(per_model):
+            dc = per_model[model]
+            before, after = dc["before"], dc["after"]
+            ratio = f"{before / after:.3g}×" if after > 0 else "∞"
+            flags = best_flags("error", [before, after])
+            rows.append(
+                Row(
+                    [
+                        Cell(c.id),
+                        Cell(model or "—"),
+                        Cell(f"{before:.3g}", bold=flags[0]),
+                        Cell(f"{after:.3g}", bold=flags[1]),
+                        Cell(ratio),
+                    ]
+                )
             )
-        )
     return [
         Heading(2, "Data consistency", anchor="consistency"),
         Text(
@@ -360,8 +381,14 @@ def consistency_blocks(cases: Sequence[CaseSpec]) -> list[Block]:
     ]
 
 
-def case_blocks(case: CaseSpec, rows: Sequence[CaseResult], log: TrainLog | None) -> list[Block]:
-    """Everything about one case: badge, facts, metric tables, figures and training curves."""
+def case_blocks(
+    case: CaseSpec,
+    rows: Sequence[CaseResult],
+    log: TrainLog | None,
+    curve: GanWeightCurve | None = None,
+) -> list[Block]:
+    """Everything about one case: badge, facts, metric tables, figures, the ``--gan-weight``
+    curve (if any) and training curves."""
     notes = method_notes([case])
     prefix = f"case_{slug(case.id)}"
     protocol, metric = _primary(case, rows)
@@ -388,7 +415,16 @@ def case_blocks(case: CaseSpec, rows: Sequence[CaseResult], log: TrainLog | None
         blocks.append(badge)
     facts = [("description", case.title or "—"), ("scan", case.scan or "—")]
     facts += [("task", case.task), ("modality", f"{case.modality} ({case.unit})")]
-    facts += [("model", case.model or "—"), ("baselines", ", ".join(case.baselines) or "—")]
+    facts.append(("model", case.model or "—"))
+    others = [m for m in case.model_rows if m != case.model]
+    if others:
+        role = (
+            f"content-loss (PSNR) stage of {case.model}"
+            if others == [case.psnr_model]
+            else "other bundled models"
+        )
+        facts.append(("also run", f"{', '.join(others)} ({role}; same input, same baselines)"))
+    facts.append(("baselines", ", ".join(case.baselines) or "—"))
     if best:
         text = f"{best} (best mean {metric} under “{protocol}”)"
         if shown.best_is_input:
@@ -406,13 +442,19 @@ def case_blocks(case: CaseSpec, rows: Sequence[CaseResult], log: TrainLog | None
             )
         )
     blocks.append(KeyValues(facts))
-    models = [case.model] if case.model else []
     blocks.extend(
         case_tables(
-            rows, case.id, baselines=case.baselines, models=models, notes=notes, primary=protocol
+            rows,
+            case.id,
+            baselines=case.baselines,
+            models=case.model_rows,
+            notes=notes,
+            primary=protocol,
         )
     )
     blocks.extend(case_figure_blocks(case, planes, prefix))
+    if curve is not None:
+        blocks.extend(gan_weight_blocks(curve, prefix, level=4))
     if log is not None:
         blocks.extend(training_blocks(log, f"{prefix}_train", level=4))
     return blocks

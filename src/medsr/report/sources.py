@@ -135,6 +135,11 @@ class CaseSpec:
         primary_metric: Metric used to pick the best baseline.
         data_consistency: ``{"before": x, "after": y}`` or None.
         training_log: The model's training log file, or None.
+        models: Every bundled model run in the case, ``model`` first (``[model]`` when
+            ``case.json`` has no ``models``).
+        psnr_model: The content-loss (PSNR) partner of ``model`` run in the same case, or ``""``.
+        data_consistency_models: ``data_consistency`` of each k-space model of the case, or None.
+        gan_weight_curve: The case's ``gan_weight_curve.json``, or None.
     """
 
     id: str
@@ -156,6 +161,16 @@ class CaseSpec:
     primary_metric: str
     data_consistency: dict[str, float] | None
     training_log: Path | None
+    models: list[str] = field(default_factory=list)
+    psnr_model: str = ""
+    data_consistency_models: dict[str, dict[str, float]] | None = None
+    gan_weight_curve: Path | None = None
+
+    @property
+    def model_rows(self) -> list[str]:
+        """The bundled models' method names in table order: the others first, ``model`` last."""
+        others = [m for m in self.models if m and m != self.model]
+        return [*others, self.model] if self.model else others
 
     @property
     def is_2d(self) -> bool:
@@ -180,6 +195,23 @@ def _file(path: Path, folder: Path, value: Any, key: str) -> Path:
     if not isinstance(value, str) or not value:
         raise InputError(path, f"'{key}' must be a file name relative to the case folder")
     return folder / value
+
+
+def _consistency(path: Path, value: Any, key: str) -> dict[str, float]:
+    if not isinstance(value, dict) or not all(
+        isinstance(value.get(k), int | float) for k in ("before", "after")
+    ):
+        raise InputError(path, f'\'{key}\' must be null or {{"before": x, "after": y}}')
+    return {"before": float(value["before"]), "after": float(value["after"])}
+
+
+def _models(path: Path, data: dict[str, Any], model: str) -> list[str]:
+    raw = data.get("models")
+    if raw is None:
+        return [model] if model else []
+    if not isinstance(raw, list) or not all(isinstance(m, str) and m for m in raw):
+        raise InputError(path, "'models' must be a list of model names")
+    return list(dict.fromkeys([model, *raw] if model else raw))
 
 
 def load_case(folder: Path, case_id: str) -> CaseSpec:
@@ -222,13 +254,19 @@ def load_case(folder: Path, case_id: str) -> CaseSpec:
             )
     dc = data.get("data_consistency")
     if dc is not None:
-        if not isinstance(dc, dict) or not all(
-            isinstance(dc.get(k), int | float) for k in ("before", "after")
-        ):
-            raise InputError(path, '\'data_consistency\' must be null or {"before": x, "after": y}')
-        dc = {"before": float(dc["before"]), "after": float(dc["after"])}
+        dc = _consistency(path, dc, "data_consistency")
+    dc_models = data.get("data_consistency_models")
+    if dc_models is not None:
+        if not isinstance(dc_models, dict):
+            raise InputError(path, "'data_consistency_models' must map model names to errors")
+        dc_models = {
+            str(k): _consistency(path, v, f"data_consistency_models.{k}")
+            for k, v in dc_models.items()
+        }
     log = data.get("training_log")
+    curve = data.get("gan_weight_curve")
     modality = _str(path, data, "modality", "MR")
+    model = _str(path, data, "model")
     return CaseSpec(
         id=_str(path, data, "id", case_id) or case_id,
         folder=folder,
@@ -238,7 +276,7 @@ def load_case(folder: Path, case_id: str) -> CaseSpec:
         modality=modality,
         unit=_str(path, data, "unit", "HU" if modality == "CT" else "a.u."),
         split=split,
-        model=_str(path, data, "model"),
+        model=model,
         baselines=list(baselines),
         input_label=_str(path, data, "input_label", "low-quality input"),
         reference=_file(path, folder, files["reference"], "files.reference"),
@@ -249,6 +287,10 @@ def load_case(folder: Path, case_id: str) -> CaseSpec:
         primary_metric=_str(path, data, "primary_metric", "psnr") or "psnr",
         data_consistency=dc,
         training_log=_file(path, folder, log, "training_log") if log else None,
+        models=_models(path, data, model),
+        psnr_model=_str(path, data, "psnr_model"),
+        data_consistency_models=dc_models,
+        gan_weight_curve=_file(path, folder, curve, "gan_weight_curve") if curve else None,
     )
 
 

@@ -11,7 +11,13 @@ from medsr.report.doc import Cell, Row, Table
 #: Substrings of metric names for which a lower value is better.
 LOWER_IS_BETTER = ("nrmse", "rmse", "mse", "mae", "hfen", "lpips", "fid", "error", "loss", "niqe")
 #: Display names of the usual metrics.
-METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "nrmse": "NRMSE", "mae": "MAE", "hfen": "HFEN"}
+METRIC_LABELS = {
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "nrmse": "NRMSE",
+    "mae": "MAE",
+    "hfen": "HFEN",
+}
 
 
 def higher_is_better(metric: str) -> bool:
