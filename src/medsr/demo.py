@@ -227,7 +227,7 @@ def make_predictor(
         model: Bundled model name.
         task: The case's task (``"sr3d"``, ``"sr2d"`` or ``"denoise2d"``).
         shape: Spatial shape of the model's input.
-        precision: ``"fp32"`` or ``"bf16"`` (3D models only).
+        precision: ``"fp32"`` or ``"bf16"`` (the MRI models; the CT model runs in fp32).
         gan_weight: Network interpolation with the PSNR partner (see
             :func:`medsr.infer.engines.load_engine`); None: the model as trained.
     """
@@ -242,10 +242,13 @@ def make_predictor(
         win, ov = balanced_windows(shape, max_window=112, min_overlap=16)
         amp = torch.bfloat16 if precision == "bf16" else None
         return Predictor(net, spec=spec, window=win, overlap=ov, batch_size=1, amp_dtype=amp)
-    # 2D: one window per slice (clipped to the slice) for the slice sizes of the demo
+    # 2D: one window per slice (clipped to the slice) for the slice sizes of the demo; the MRI
+    # slice models run in the demo's precision, the CT model in fp32 (its HU accuracy)
+    amp = torch.bfloat16 if precision == "bf16" and task == "sr2d" else None
     return Predictor(
-        net, spec=spec, window=512, overlap=0.125, batch_size=8 if task == "sr2d" else 1
-    )
+        net, spec=spec, window=512, overlap=0.125, batch_size=8 if task == "sr2d" else 1,
+        amp_dtype=amp,
+    )  # fmt: skip
 
 
 def _run_sr3d(
@@ -283,7 +286,9 @@ def _run_sr3d(
     return methods, extra
 
 
-def _run_sr2d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Volume], dict]:
+def _run_sr2d(
+    case: CasePlan, ref: Volume, say: Progress, precision: str
+) -> tuple[dict[str, Volume], dict]:
     from medsr.baselines import run_baseline
     from medsr.degrade.volumes import downsample_volume
 
@@ -292,7 +297,7 @@ def _run_sr2d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Vol
     methods = {name: run_baseline(name, low, scale=f) for name in UPSAMPLERS}
     for model in reversed(case.models):  # the PSNR partner's row first, the case's model last
         say(f"{model} on {case.scan}: {ref.shape[0]} axial slices")
-        methods[model] = make_predictor(model, case.task, low.shape, "fp32")(low)
+        methods[model] = make_predictor(model, case.task, low.shape, precision)(low)
     extra = {
         "input": methods["nearest"],
         "model_input": low,
@@ -301,6 +306,7 @@ def _run_sr2d(case: CasePlan, ref: Volume, say: Progress) -> tuple[dict[str, Vol
         "degradation": {"kind": "downsample", "method": "bicubic", "factor": list(f)},
         "data_consistency": None,
         "title": "2D T1 MRI slices, bicubic x2 super-resolution",
+        "precision": precision,
     }
     return methods, extra
 
@@ -324,7 +330,7 @@ def _run_denoise2d(
             notes.append(f"{name} baseline skipped: pip install 'medsr[classic]' (scikit-image)")
     for model in reversed(case.models):
         say(f"{model} on {case.scan}")
-        methods[model] = make_predictor(model, case.task, low.shape, "fp32")(low)
+        methods[model] = make_predictor(model, case.task, low.shape, precision)(low)
     extra = {
         "input": low,
         "model_input": low,
@@ -377,9 +383,9 @@ def run_demo(
         overwrite: Replace outputs from an earlier run.
         report: Write ``report.html`` and ``report.md``.
         seed: Seed of the CT noise.
-        precision: The 3D model's arithmetic: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"``
+        precision: The MRI models' arithmetic: ``"fp32"``, ``"bf16"`` (autocast) or ``"auto"``
             (bf16 where the CPU has native bf16, about twice as fast; the accuracy cost is in
-            docs/BENCHMARKS.md, "bf16 accuracy"). The 2D models always run in fp32.
+            docs/BENCHMARKS.md, "bf16 accuracy"). The CT model always runs in fp32.
         progress: Called with a short message at every stage.
         on_plan: Called once with the number of stages (for a progress bar).
 
@@ -426,7 +432,7 @@ def run_demo(
         if case.task == "sr3d":
             methods, extra = _run_sr3d(case, ref, say, precision)
         elif case.task == "sr2d":
-            methods, extra = _run_sr2d(case, ref, say)
+            methods, extra = _run_sr2d(case, ref, say, precision)
         else:
             methods, extra, more = _run_denoise2d(case, ref, say, seed)
             notes += [n for n in more if n not in notes]
@@ -507,9 +513,9 @@ def run_demo(
     files.append(write_json(out / "metrics.json", rows, overwrite=overwrite))
     files.append(write_text_atomic(out / "metrics.csv", cases_to_csv(rows), overwrite=overwrite))
     seconds = time.perf_counter() - t0
-    if precision == "bf16" and any(c.task == "sr3d" for c in cases):
+    if precision == "bf16" and any(c.task in ("sr3d", "sr2d") for c in cases):
         notes.append(
-            "the 3D model ran under bf16 autocast (this CPU has native bf16; about 2x faster "
+            "the MRI models ran under bf16 autocast (this CPU has native bf16; about 2x faster "
             "than fp32, see docs/BENCHMARKS.md 'bf16 accuracy'); --precision fp32 for full precision"
         )
     run_info = {

@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=("auto", "fp32", "bf16"),
         default="auto",
-        help="3D model arithmetic (auto: bf16 autocast where the CPU has native bf16)",
+        help="MRI model arithmetic (auto: bf16 autocast where the CPU has native bf16)",
     )
     parser.add_argument("--no-report", action="store_true", help="skip report.html / report.md")
     parser.add_argument("--quiet", action="store_true", help="no progress bar; print the table")
