@@ -330,7 +330,7 @@ def _run_denoise2d(
             notes.append(f"{name} baseline skipped: pip install 'medsr[classic]' (scikit-image)")
     for model in reversed(case.models):
         say(f"{model} on {case.scan}")
-        methods[model] = make_predictor(model, case.task, low.shape, precision)(low)
+        methods[model] = make_predictor(model, case.task, low.shape, "fp32")(low)
     extra = {
         "input": low,
         "model_input": low,
