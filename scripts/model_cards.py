@@ -210,6 +210,71 @@ def demo_block(demo: dict[str, Any]) -> list[str]:
     ]
 
 
+def train_speed_block(res: dict[str, Any]) -> list[str]:
+    if not res:
+        return ["Not measured yet: run `benchmarks/train_speed.py`."]
+    lines = [
+        f"{res['cpu']}, {res['threads']} torch threads, torch {res['torch']}; steps/s over "
+        f"{res['steps']} steps after a warm-up, all configurations of a recipe in one process.",
+        "",
+        "| recipe (batch x patch) | configuration | trainer steps/s | samples/s | bare loop steps/s "
+        "| trainer / bare | vs fp32 NCHW |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, row in res["recipes"].items():
+        shape = "x".join(str(p) for p in row["patch"])
+        for label, c in row["configs"].items():
+            lines.append(
+                f"| `{name}` ({row['batch']} x {shape}) | {label} | {c['trainer_steps_per_s']:.3f} | "
+                f"{c['trainer_samples_per_s']:.2f} | {c['bare']['steps_per_s']:.3f} | "
+                f"{c['trainer_vs_bare']:.2f} | {row['speedup_vs_fp32_nchw'][label]:.2f}x |"
+            )
+    lines += [
+        "",
+        "Profile of one step of the recipe's configuration in the bare loop (seconds per step):",
+        "",
+        "| recipe | batch sampling | forward + loss | backward | optimiser |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in res["recipes"].items():
+        b = row["configs"]["recipe (channels-last + bf16)"]["bare"]
+        lines.append(
+            f"| `{name}` | {b['data_s_per_batch']:.4f} | {b['forward_s']:.3f} | "
+            f"{b['backward_s']:.3f} | {b['optimizer_s']:.4f} |"
+        )
+    return lines
+
+
+def adapt_block(res: dict[str, Any]) -> list[str]:
+    if not res:
+        return ["Not measured yet: run `benchmarks/adapt.py`."]
+    opts = res["options"]
+    lines = [
+        f"Scan `{res['scan']}` (head crop of at most 160 x 256 x 256 voxels); `--adapt "
+        f"{opts['steps']}` at lr {opts['lr']:g}, validation every {opts['val_every']} steps, "
+        f"patience {opts['patience']}; 2 torch threads. Brain-mask metrics.",
+        "",
+        "| case | method | PSNR [dB] | SSIM | HFEN (lower better) |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for case in res["cases"]:
+        for method, m in case["metrics"].items():
+            lines.append(
+                f"| {case['kind']} `{case['model']}` | {method} | {m['psnr']:.3f} | "
+                f"{m['ssim']:.4f} | {m['hfen']:.4f} |"
+            )
+    lines += ["", "| case | gain of --adapt [dB] | steps run (best) | stop | adaptation s | "
+              "whole enhancement s (without / with) |", "|---|---:|---:|---|---:|---:|"]  # fmt: skip
+    for case in res["cases"]:
+        a = case["adapt"]
+        lines.append(
+            f"| {case['kind']} `{case['model']}` | {case['gain_db']:+.3f} | {a['steps_run']} "
+            f"({a['best_step']}) | {a['stop_reason']} | {a['seconds']:.0f} | "
+            f"{case['seconds_plain']:.0f} / {case['seconds_adapted_total']:.0f} |"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quality", type=Path, default=ROOT / "benchmarks/results/quality.json")
@@ -227,6 +292,18 @@ def main(argv: list[str] | None = None) -> int:
         bench += [*part, *published_block(name, published), ""]
     _replace_block(ROOT / "docs/BENCHMARKS.md", "QUALITY", bench)
     _replace_block(ROOT / "docs/BENCHMARKS.md", "DEMO", demo_block(demo))
+    results = ROOT / "benchmarks/results"
+    for tag, file, render in (
+        ("TRAIN_SPEED", "train_speed.json", train_speed_block),
+        ("ADAPT", "adapt_pycortex_s1.json", adapt_block),
+        ("ADAPT_TUNE", "adapt_tune.json", adapt_block),
+    ):
+        path = results / file
+        _replace_block(
+            ROOT / "docs/BENCHMARKS.md",
+            tag,
+            render(json.loads(path.read_text()) if path.is_file() else {}),
+        )
     for name in BUNDLED:
         doc = ROOT / "docs" / "models" / f"{name}.md"
         text = doc.read_text()
