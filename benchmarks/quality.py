@@ -46,8 +46,14 @@ def summarise(out_dir: Path) -> dict[str, Any]:
         if splits != {"held-out"}:
             raise RuntimeError(f"{model}: a case is not held out ({splits})")
         group = [r for r in rows if r.case in ids]
+        curves = {}
+        for i in ids:
+            name = cases[i].get("gan_weight_curve")
+            if name:
+                curves[i] = json.loads((out_dir / "cases" / i / name).read_text())
         models[model] = {
             "cases": ids,
+            "gan_weight_curves": curves,
             "data_consistency": {i: cases[i]["data_consistency"] for i in ids},
             "summary": [
                 {"method": s.method, "protocol": s.protocol, "n": s.n, "mean": s.mean, "std": s.std}

@@ -127,6 +127,22 @@ def quality_block(name: str, quality: dict[str, Any]) -> list[str]:
                 cells.append(f"**{cell}**" if r["mean"][k] == best[k] else cell)
             method = f"**{r['method']}**" if r["method"] == name else r["method"]
             lines.append(f"| {method} | {r['n']} | {' | '.join(cells)} |")
+    for case, curve in res.get("gan_weight_curves", {}).items():
+        pts = curve.get("points", [])
+        if not pts:
+            continue
+        lines += [
+            "",
+            f"`--gan-weight` on `{case}` ({curve.get('protocol', 'brain-mask')}, crop "
+            f"{(curve.get('crop') or {}).get('text', '?')}; 0 = the PSNR stage, 1 = the GAN stage):",
+            "",
+            "| A | PSNR [dB] | SSIM | HFEN |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {p['gan_weight']:g} | {p['psnr']:.2f} | {p['ssim']:.4f} | {p['hfen']:.4f} |"
+            for p in pts
+        ]
     dc = {k: v for k, v in res.get("data_consistency", {}).items() if v}
     if dc:
         lines += [
