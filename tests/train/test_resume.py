@@ -147,3 +147,15 @@ def test_schedule_boundaries_move_only_ahead_of_the_run() -> None:
     check_resume_config(stored, warm, step=6)  # in the warm-up of both: 7 and 9 are ahead
     with pytest.raises(ConfigError, match="d_warmup_steps"):
         check_resume_config(stored, warm, step=7)
+
+
+def test_resume_accepts_options_added_after_the_run_started_at_their_default() -> None:
+    from medsr.errors import ConfigError
+    from medsr.train.rundir import check_resume_config
+
+    stored = {"train": {"recipe": "supervised", "steps": 10}}
+    given = {"train": {"recipe": "supervised", "steps": 10, "init_generator": ""}}
+    check_resume_config(stored, given, step=4)  # the run predates the option: nothing changes
+    given["train"]["init_generator"] = "some-model"
+    with pytest.raises(ConfigError, match="init_generator"):
+        check_resume_config(stored, given, step=4)

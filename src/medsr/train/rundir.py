@@ -104,6 +104,23 @@ def prepare_new(run_dir: Path) -> None:
         sub.mkdir(parents=True, exist_ok=True)
 
 
+def _lookup(cfg: dict[str, Any], key: str) -> tuple[bool, Any]:
+    node: Any = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _new_default(stored: dict[str, Any], given: dict[str, Any], key: str) -> bool:
+    """A key the run's stored config lacks (written before the option existed) whose value is
+    the option's empty default: resuming does not change anything."""
+    has_stored, _ = _lookup(stored, key)
+    has_given, value = _lookup(given, key)
+    return not has_stored and has_given and value in (None, "", False, [], {})
+
+
 def check_resume_config(
     stored: dict[str, Any], given: dict[str, Any], *, step: int | None = None
 ) -> None:
@@ -122,7 +139,9 @@ def check_resume_config(
     changed = [
         k
         for k in diff_plain(stored, given)
-        if k not in RESUMABLE_CHANGES and not k.startswith("train.guard.")
+        if k not in RESUMABLE_CHANGES
+        and not k.startswith("train.guard.")
+        and not _new_default(stored, given, k)
     ]
     if step is not None:
         changed = [
