@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from medsr.models.generators._checks import (
@@ -56,6 +57,10 @@ class SRResNet(nn.Module):
         output_activation: ``"none"`` or ``"tanh"``.
         batch_norm: Batch norm in the residual blocks and after the body convolution.
         outer_kernel_size: Kernel of the first and last convolutions.
+        input_skip: ``"none"`` (the paper), or ``"linear"`` / ``"cubic"``: add the input's
+            interpolation to the output, with the last convolution zero-initialised, so the
+            network starts as that interpolation and learns the residual detail (as VDSR and
+            EDSR-style SR networks do; not part of SRGAN). Needs equal in/out channels.
 
     Raises:
         ValueError: On a bad size, scale, activation or dimensionality.
@@ -79,6 +84,7 @@ class SRResNet(nn.Module):
         output_activation: str = "none",
         batch_norm: bool = True,
         outer_kernel_size: int = 9,
+        input_skip: str = "none",
     ) -> None:
         super().__init__()
         check_positive(
@@ -90,6 +96,15 @@ class SRResNet(nn.Module):
         check_spatial_dims(spatial_dims)
         check_choice("activation", activation, ("prelu", "leakyrelu"))
         check_choice("output_activation", output_activation, ("none", "tanh"))
+        check_choice("input_skip", input_skip, ("none", "linear", "cubic"))
+        if input_skip != "none" and (in_channels != out_channels or output_activation != "none"):
+            raise ValueError(
+                "input_skip adds the interpolated input to the output: it needs in_channels == "
+                "out_channels and output_activation='none'"
+            )
+        if input_skip == "cubic" and spatial_dims != 2:
+            raise ValueError("input_skip='cubic' is 2D only; use 'linear' in 3D")
+        self.input_skip = input_skip
         if outer_kernel_size % 2 != 1:
             raise ValueError(f"outer_kernel_size must be odd, got {outer_kernel_size}")
         self.scale = scale_tuple(scale, spatial_dims)
@@ -127,10 +142,18 @@ class SRResNet(nn.Module):
             conv(spatial_dims, features, out_channels, outer_kernel_size),
             make_activation(output_activation),
         )
+        if input_skip != "none":  # start as the interpolation; the network learns the correction
+            nn.init.zeros_(self.tail[0].weight)
+            nn.init.zeros_(self.tail[0].bias)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(
             x, model="SRResNet", spatial_dims=self.spatial_dims, in_channels=self.in_channels
         )
         h = self.head(x)
-        return self.tail(self.upsample(h + self.body(h)))
+        out = self.tail(self.upsample(h + self.body(h)))
+        if self.input_skip == "none":
+            return out
+        mode = {"linear": "bilinear" if self.spatial_dims == 2 else "trilinear", "cubic": "bicubic"}
+        up = F.interpolate(x, size=out.shape[2:], mode=mode[self.input_skip], align_corners=False)
+        return out + up
