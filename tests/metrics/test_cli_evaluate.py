@@ -54,8 +54,9 @@ def test_evaluate_prints_table_and_writes_json_csv(
     # the reader transposes NIfTI (x, y, z) to (D, H, W); metrics do not depend on axis order
     # except SSIM's window, which is isotropic, so the numbers match the direct computation
     expected = get_protocol("fastmri").evaluate(pred, ref)
-    for k, v in expected.items():
-        assert doc["cases"][0]["metrics"][k] == pytest.approx(v, rel=1e-9)
+    for k, v in expected.items():  # HFEN filters in float32: rounding depends on the axis order
+        rel = 1e-5 if k == "hfen" else 1e-9
+        assert doc["cases"][0]["metrics"][k] == pytest.approx(v, rel=rel)
     assert doc["summary"][0]["n"] == 2
     csv_lines = (out / "metrics.csv").read_text().splitlines()
     assert csv_lines[0] == "case,method,protocol,psnr,ssim,nrmse,mae,hfen" and len(csv_lines) == 3
