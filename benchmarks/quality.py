@@ -86,8 +86,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     work = args.keep or Path(tempfile.mkdtemp(prefix="medsr-quality-"))
     t0 = time.perf_counter()
     result: dict[str, Any] = {"threads": torch.get_num_threads(), "models": {}}
+    from medsr.zoo import BUNDLED, available
+
+    mri_models = [n for n in available() if BUNDLED[n].modality == "MR"]  # both stages of each
     mri = run_demo(
         work / "mri", scans=[HELD_OUT_MRI], ct_scans=[], report=args.keep is not None,
+        models=mri_models,
         precision="fp32",
     )  # fmt: skip
     result["models"].update(summarise(mri.out_dir))

@@ -125,16 +125,22 @@ def plan_cases(
             installed one of :data:`EXTRA_MRI_SCANS`).
         ct_scans: CT scans for the CT model (default :data:`DEFAULT_CT_SCANS` when installed).
         all_scans: Add the extra MRI scans that are installed.
-        models: Bundled models to use (default: every installed one). A PSNR model whose GAN
-            model is used too runs in the GAN model's cases (:attr:`CasePlan.psnr_model`)
-            instead of cases of its own.
+        models: Bundled models to use (default: every installed one except the PSNR stages of
+            installed GAN models, which the demo shows through the ``--gan-weight`` curve's A = 0
+            point, to keep the demo under 3 minutes). A PSNR model whose GAN model is used too
+            runs in the GAN model's cases (:attr:`CasePlan.psnr_model`) instead of cases of its
+            own; ``benchmarks/quality.py`` asks for every model.
     """
     from medsr.data import catalogue
     from medsr.errors import MissingDependencyError
     from medsr.zoo import BUNDLED, available
 
     installed = set(available())
-    wanted = list(models) if models is not None else list(BUNDLED)
+    if models is not None:
+        wanted = list(models)
+    else:
+        partners = {m.psnr_model for m in BUNDLED.values() if m.name in installed}
+        wanted = [n for n in BUNDLED if n not in partners]
     notes: list[str] = []
     for name in wanted:
         if name not in BUNDLED:
