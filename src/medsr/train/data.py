@@ -144,20 +144,26 @@ def build_subjects(
         if need_lq and not subj.lq and degrader is not None and deg and deg.level == "volume":
             for k in range(deg.realizations):
                 rng = np.random.default_rng([cfg.seed, _VOLUME_TAG, i, k])
-                subj.lq.append(
-                    degrade_checked(
-                        degrader,
-                        subj.hq,
-                        rng=rng,
-                        spacing=subj.spacing,
-                        state=subj.state,
-                        scale=cfg.task.scale,
-                        what=subj.name,
-                    )
-                )
-        _use_input_state(cfg, subj, degrader, tag=i)
+                subj.lq.append(_degrade_whole(cfg, degrader, subj, rng))
+        if need_lq:  # subjects that supply inputs (not the targets of unpaired training)
+            _use_input_state(cfg, subj, degrader, tag=i)
         out.append(subj)
     return out
+
+
+def _degrade_whole(
+    cfg: ExperimentConfig, degrader: SpacingPipeline, subj: Subject, rng: np.random.Generator
+) -> np.ndarray:
+    """One realization of the configured degradation of the whole subject."""
+    return degrade_checked(
+        degrader,
+        subj.hq,
+        rng=rng,
+        spacing=subj.spacing,
+        state=subj.state,
+        scale=cfg.task.scale,
+        what=subj.name,
+    )
 
 
 def _use_input_state(
@@ -175,16 +181,7 @@ def _use_input_state(
     if subj.lq:
         lq = subj.lq[0]
     elif degrader is not None:
-        rng = np.random.default_rng([cfg.seed, _STATE_TAG, tag])
-        lq = degrade_checked(
-            degrader,
-            subj.hq,
-            rng=rng,
-            spacing=subj.spacing,
-            state=subj.state,
-            scale=cfg.task.scale,
-            what=subj.name,
-        )
+        lq = _degrade_whole(cfg, degrader, subj, np.random.default_rng([cfg.seed, _STATE_TAG, tag]))
     else:
         return
     subj.state = norm.forward(lq)[1]
@@ -278,15 +275,7 @@ def build_val_cases(cfg: ExperimentConfig, sources: list[SourceConfig]) -> list[
             and _on_volume(cfg)
         ):
             rng = np.random.default_rng([cfg.seed, _VAL_TAG, i, 0])
-            whole_lq = degrade_checked(
-                degrader,
-                subj.hq,
-                rng=rng,
-                spacing=subj.spacing,
-                state=subj.state,
-                scale=scale,
-                what=subj.name,
-            )
+            whole_lq = _degrade_whole(cfg, degrader, subj, rng)
         if whole_lq is not None:
             subj.lq = [whole_lq]
         _use_input_state(cfg, subj, degrader, tag=10_000 + i)
