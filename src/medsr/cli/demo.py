@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         dest="models",
         metavar="NAME",
-        help="bundled model to run (repeatable; default: all, see `medsr models`); a PSNR "
+        help="bundled model to run (repeatable; default: all but the PSNR stages of installed GAN "
+        "models, see `medsr models`); a PSNR "
         "model given with its GAN model runs in the GAN model's cases",
     )
     parser.add_argument(
