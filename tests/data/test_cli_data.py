@@ -11,6 +11,7 @@ import pytest
 from medsr.cli import main as cli
 from medsr.data import catalogue
 from medsr.io import read_volume
+from tests._scans import require_scans
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +39,7 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
 def test_export_writes_nifti_with_geometry(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    require_scans("invesalius_head")
     out = tmp_path / "head.nii"
     assert cli.main(["data", "export", "invesalius_head", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
