@@ -80,3 +80,48 @@ def test_missing_input_names_the_file(tmp_path: Path, capsys: pytest.CaptureFixt
         == 2
     )
     assert "none.nii.gz" in capsys.readouterr().err
+
+
+@pytest.fixture
+def noisy_ct(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(4)
+    data = np.full((48, 40, 1), 40.0) + 30.0 * rng.standard_normal((48, 40, 1))
+    path = tmp_path / "ct.nii.gz"
+    nib.save(nib.Nifti1Image(data.astype(np.float32), np.eye(4)), str(path))
+    return path
+
+
+@pytest.mark.parametrize("name", ["nlm", "bm3d"])
+def test_denoiser_sidecar_records_the_sigma_used(
+    name: str, noisy_ct: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("skimage" if name == "nlm" else "bm3d")
+    out = tmp_path / f"{name}.nii.gz"
+    assert main(["baseline", name, str(noisy_ct), "-o", str(out)]) == 0
+    side = json.loads((tmp_path / f"{name}.json").read_text())
+    assert side["sigma_source"] == "estimated" and 20.0 < side["sigma"] < 40.0  # 30 HU white
+    assert (
+        main(["baseline", name, str(noisy_ct), "-o", str(out), "--sigma", "12.5", "--overwrite"])
+        == 0
+    )
+    side = json.loads((tmp_path / f"{name}.json").read_text())
+    assert side["sigma"] == 12.5 and side["sigma_source"] == "given"
+    assert "noise sigma 12.5 (given)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["cubic", "--scale", "2", "--sigma", "5"], "takes no --sigma"),
+        (["identity", "--sigma", "5"], "takes no --sigma"),
+        (["bm3d", "--sigma", "-1"], "--sigma must be >= 0"),
+    ],
+)
+def test_bad_sigma_is_one_line_exit_2(
+    noisy_ct: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    out = tmp_path / "o.nii.gz"
+    assert main(["baseline", argv[0], str(noisy_ct), "-o", str(out), *argv[1:]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not out.exists()

@@ -27,7 +27,7 @@ def _volume(shape: tuple[int, int, int] = (4, 6, 5)) -> Volume:
 
 def test_registry_lists_every_baseline_once() -> None:
     assert BASELINES.names() == sorted(
-        ["nearest", "linear", "cubic", "zero-filled", "identity", "nlm", "bilateral"]
+        ["nearest", "linear", "cubic", "zero-filled", "identity", "nlm", "bilateral", "bm3d"]
     )
     assert {BASELINES.get(n).task for n in ("nearest", "linear", "cubic", "zero-filled")} == {
         "upsample"

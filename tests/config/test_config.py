@@ -20,7 +20,7 @@ from medsr.errors import ConfigError
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 TINY = CONFIGS / "tiny" / "mdcsrn_wgangp.yaml"
 ALL = sorted(CONFIGS.glob("*.yaml")) + sorted((CONFIGS / "tiny").glob("*.yaml"))
-VGG = {"srgan_x4", "srgan_x3", "esrgan_x4", "srrescycgan"}
+VGG = {"srgan_x4", "esrgan_x4", "srrescycgan"}
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -58,7 +58,7 @@ def _plain() -> dict[str, object]:
         (["train.stpes=3"], r"train: unknown key 'stpes'; did you mean 'steps'\?"),
         (["train.steps=abc"], r"train\.steps: expected int, got str 'abc'"),
         (["train.steps=2.5"], r"train\.steps: expected int"),
-        (["train.recipe=wgan"], r"train\.recipe: 'wgan' is not one of"),
+        (["train.recipe=wgangp"], r"train\.recipe: 'wgangp' is not one of"),
         (["train.deterministic=maybe"], r"train\.deterministic: expected bool"),
         (
             ["networks.generator.name=mdscrn"],
@@ -133,3 +133,42 @@ def test_scientific_notation_in_kwargs_becomes_float() -> None:
     data = apply_overrides(_plain(), ["networks.discriminator.kwargs.negative_slope=2e-1"])
     cfg = config_from_plain(data)
     assert cfg.networks["discriminator"].kwargs["negative_slope"] == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ("name: a\ntrain:\n  steps: 2\nname: b\n", "name", 4),
+        ("name: a\ntrain:\n  steps: 2\n  lr: 1.0e-4\n  steps: 3\n", "steps", 5),
+        ("name: a\nlosses: {pixel: 1, pixel: 2}\n", "pixel", 2),
+    ],
+    ids=["top-level", "nested", "flow"],
+)
+def test_duplicate_keys_are_refused(tmp_path: Path, text: str, key: str, line: int) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        read_yaml(path)
+    msg = str(info.value)
+    assert (
+        msg
+        == f"{path}: duplicate key {key!r} (line {line}); a key may appear once per mapping: keep one"
+    )
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "merge.yaml"
+    path.write_text("base: &b {steps: 2, lr: 1}\ntrain:\n  <<: *b\n  steps: 5\n")
+    assert read_yaml(path)["train"] == {"steps": 5, "lr": 1}
+
+
+def test_duplicate_key_is_one_line_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medsr.cli.main import main
+
+    path = tmp_path / "dup.yaml"
+    path.write_text(TINY.read_text() + "\nseed: 3\nseed: 4\n")
+    assert main(["train", str(path), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith(f"medsr: error: {path}: duplicate key 'seed'")

@@ -51,3 +51,15 @@ def test_validation_handles_the_ct_window_like_inference() -> None:
     assert min(float(t.min()) for t in seen) >= 0.0  # the network saw clipped units
     assert max(float(t.max()) for t in seen) <= 1.0
     np.testing.assert_allclose(pred, lq, atol=1e-3)  # padding and metal passed through
+
+
+def test_minmax_symmetric_maps_to_minus_one_one_and_back() -> None:
+    norm = IntensityNorm(kind="minmax-symmetric")
+    x = np.array([[3.0, 5.0], [9.0, 11.0]], dtype=np.float32)
+    unit, state = norm.forward(x)
+    np.testing.assert_allclose(unit, [[-1.0, -0.5], [0.5, 1.0]])
+    assert state == {"offset": 7.0, "scale": 4.0}
+    np.testing.assert_allclose(norm.inverse(unit, state), x)
+    assert IntensityNorm.from_dict(norm.to_dict()) == norm
+    flat, flat_state = norm.forward(np.full((2, 2), 4.0, dtype=np.float32))
+    np.testing.assert_allclose(norm.inverse(flat, flat_state), 4.0)

@@ -31,6 +31,32 @@ TABLE: dict[str, tuple[dict[str, Any], dict[str, Any], bool]] = {
         {**S2, "sigma_low": 0.05, "sigma_high": 0.3},
         True,
     ),
+    "kspace_aug1_blend": (
+        {**S2, "zero_lines": 0},
+        {**S2, "zero_lines": 4, "reference_lines": None},
+        True,
+    ),
+    "kspace_aug2_gaussian": (
+        {**S2, "zero_lines": 0, "sigma_low": math.inf, "sigma_high": math.inf},
+        {**S2, "zero_lines": 4, "reference_lines": None},
+        True,
+    ),
+    "kspace_aug3_shift": (
+        {**S2, "zero_lines": 0},
+        {**S2, "zero_lines": 6, "reference_lines": None},
+        False,
+    ),
+    "kspace_aug4_centred": (
+        {**S2, "zero_lines": 0},
+        {**S2, "zero_lines": 6, "reference_lines": None},
+        False,
+    ),
+    "kspace_aug5_blend160": ({**S2, "zero_lines": 0}, {**S2}, True),
+    "kspace_aug_choice": (
+        {**S2, "choices": [{"name": "kspace_aug3_shift", "kwargs": {"zero_lines": 0}}]},
+        {**S2, "choices": ["kspace_aug1_blend", "kspace_aug5_blend160"]},
+        True,
+    ),
     "downsample_area": ({**S2, "factor": 1}, {**S2, "factor": 2}, False),
     "downsample_bicubic": ({**S2, "factor": 1}, {**S2, "factor": 3}, False),
     "decimate": ({**S2, "factor": 1}, {**S2, "factor": 2}, False),

@@ -27,8 +27,11 @@ def test_npy_2d_and_3d(tmp_path: Path) -> None:
 def test_npz_key_choice(tmp_path: Path) -> None:
     np.savez(tmp_path / "m.npz", image=np.ones((4, 5)), other=np.zeros((4, 5)))
     assert read_volume(tmp_path / "m.npz", key="image").array.sum() == 20
-    with pytest.raises(InputError, match=r"m\.npz.*key="):
+    with pytest.raises(InputError, match=r"m\.npz.*several arrays.*own \.npy") as info:
         read_volume(tmp_path / "m.npz")
+    assert "key=" not in str(info.value)  # the CLI has no way to pass a key
+    with pytest.raises(InputError, match=r"no array 'nope'.*'image'"):
+        read_volume(tmp_path / "m.npz", key="nope")
 
 
 def test_npy_writer_round_trip(tmp_path: Path) -> None:
@@ -75,6 +78,27 @@ def test_attenuation_to_hu(tmp_path: Path) -> None:
     nd2, _ = read_paired_ct(tmp_path / "mu.npz", attenuation=True, mu_water=0.02)
     assert nd2.array[0, 0, 0, 1] == pytest.approx((MU_WATER_PER_MM - 0.02) * 1000 / 0.02, abs=1e-3)
     assert nd2.meta["mu_water_per_mm"] == 0.02
+
+
+def test_dfgan_layout_slices_last_in_attenuation(tmp_path: Path) -> None:
+    # the DFGAN data: a pickled dict of (H, W, N) arrays of linear attenuation (1/mm)
+    h, w, n = 5, 7, 3
+    hu = np.arange(h * w * n, dtype=np.float64).reshape(h, w, n) * 10.0 - 500.0
+    mu = MU_WATER_PER_MM * (1.0 + hu / 1000.0)
+    path = tmp_path / "seed.npy"
+    np.save(path, {"f_nd": mu, "f_qd": mu * 1.001}, allow_pickle=True)
+    nd, qd = read_paired_ct(path, attenuation=True, slice_axis=2)
+    assert nd.shape == qd.shape == (n, h, w)
+    for k in range(n):  # slice k of the volume is the file's [:, :, k], in HU
+        np.testing.assert_allclose(nd.array[0, k], hu[:, :, k], atol=1e-3)
+    assert nd.meta["slice_axis"] == 2
+    np.testing.assert_array_equal(
+        read_paired_ct(path, attenuation=True, slice_axis=-1)[0].array, nd.array
+    )
+    wrong, _ = read_paired_ct(path, attenuation=True)  # slices along the first axis instead
+    assert wrong.shape == (h, w, n)
+    with pytest.raises(InputError, match="slice_axis"):
+        read_paired_ct(path, slice_axis=3)
 
 
 def test_paired_ct_missing_key_and_shape_mismatch(tmp_path: Path) -> None:

@@ -107,7 +107,7 @@ def test_nonfinite_voxels(tmp_path: Path, bad: float) -> None:
     nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "nf.nii.gz")
     np.save(tmp_path / "nf.npy", data)
     _raises_naming(tmp_path / "nf.nii.gz", "1 NaN/Inf")
-    _raises_naming(tmp_path / "nf.npy", "allow_nonfinite")
+    _raises_naming(tmp_path / "nf.npy", "replace them with finite values")
     vol = read_volume(tmp_path / "nf.nii.gz", allow_nonfinite=True)
     assert np.count_nonzero(~np.isfinite(vol.array)) == 1
 

@@ -131,3 +131,41 @@ def test_volume_without_meta_writes_its_affine(tmp_path: Path) -> None:
     back = read_volume(write_volume(vol, tmp_path / "v.nii.gz"))
     np.testing.assert_array_equal(back.array, arr)
     np.testing.assert_allclose(back.affine, aff)
+
+
+def test_complex_nifti_is_refused_not_truncated_to_its_real_part(tmp_path: Path) -> None:
+    from medsr.errors import InputError
+
+    data = (np.ones((4, 5, 3)) + 2j * np.ones((4, 5, 3))).astype(np.complex64)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "c.nii.gz")
+    with pytest.raises(
+        InputError, match=r"c\.nii\.gz: complex-valued image \(complex64\).*magnitude"
+    ):
+        read_volume(tmp_path / "c.nii.gz")
+    nib.save(nib.Nifti1Image(np.abs(data), np.eye(4)), tmp_path / "m.nii.gz")  # the fix it names
+    np.testing.assert_allclose(read_volume(tmp_path / "m.nii.gz").array, np.sqrt(5), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("fields", "kind"), [("RGB", "RGB"), ("RGBA", "RGBA")], ids=["rgb24", "rgba32"]
+)
+def test_colour_nifti_is_refused(tmp_path: Path, fields: str, kind: str) -> None:
+    from medsr.errors import InputError
+
+    data = np.zeros((4, 5, 3), dtype=[(c, "u1") for c in fields])
+    img = nib.Nifti1Image(data, np.eye(4))
+    assert img.header.get_data_dtype().names == tuple(fields)
+    nib.save(img, tmp_path / "rgb.nii")
+    with pytest.raises(InputError, match=rf"rgb\.nii: {kind} colour image; .*one channel"):
+        read_volume(tmp_path / "rgb.nii")
+
+
+def test_non_finite_hint_names_only_what_a_user_can_do(tmp_path: Path) -> None:
+    from medsr.errors import InputError
+
+    data = np.ones((4, 5, 3), dtype=np.float32)
+    data[1, 2, 0] = np.nan
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "nan.nii.gz")
+    with pytest.raises(InputError, match=r"1 NaN/Inf voxels of 60; replace them") as info:
+        read_volume(tmp_path / "nan.nii.gz")
+    assert "allow_nonfinite" not in str(info.value) and "=True" not in str(info.value)

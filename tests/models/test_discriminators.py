@@ -144,8 +144,14 @@ def _count(model: nn.Module) -> int:
     ("name", "kwargs", "expected"),
     [
         ("dfgan", {}, 6_829_441),  # DFGAN paper count
-        ("mdcsrn_critic", {}, 30_830_785),  # paper: 31.2M (see docs for the 1.2% gap)
-        ("mdcsrn_critic", {"compressed": True}, 17_618_383),  # paper: 17.6M
+        ("mdcsrn_critic", {}, 31_155_777),  # the paper's 31.156M (E6040 reference layout)
+        ("mdcsrn_critic", {"compressed": True}, 17_629_073),  # the compressed 17.629M
+        # the critic the bundled mdcsrn-t1-k2 was trained against (pinned in its recipe)
+        (
+            "vgg_style",
+            {"spatial_dims": 3, "patch_size": 32, "norm": "layer", "dense_features": 512},
+            16_150_721,
+        ),
         ("vgg_style", {"spatial_dims": 3, "patch_size": 64, "norm": "layer"}, 47_609_025),
         ("patchgan", {"in_channels": 3}, 2_765_633),  # pix2pix 70x70 PatchGAN, RGB
         ("dwt_unet", {}, 42_653_827),  # the DISGAN authors' dwt_UNet
@@ -168,6 +174,32 @@ def test_dfgan_builds_difference_channel(gen: torch.Generator) -> None:
             d(x, x_lq[..., :16])
         with pytest.raises(ValueError, match="difference_input=False"):
             DISCRIMINATORS.build("patchgan")(x, x_lq)
+
+
+def test_mdcsrn_critic_layout() -> None:
+    """Full-shape layer norm after every conv but the first; pooled 1x1 head 512 -> 1024 -> 1."""
+    d = DISCRIMINATORS.build("mdcsrn_critic", patch_size=(32, 48, 64))
+    convs = [m for m in d.features if isinstance(m, nn.Conv3d)]
+    norms = [m for m in d.features if isinstance(m, nn.LayerNorm)]
+    assert [c.stride[0] for c in convs] == [1, 2] * 4
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert len(norms) == len(convs) - 1
+    assert norms[0].normalized_shape == (64, 16, 24, 32)  # after the first stride-2 conv
+    assert norms[-1].normalized_shape == (512, 2, 3, 4)
+    heads = [m for m in d.head if isinstance(m, nn.Conv3d)]
+    assert [(h.in_channels, h.out_channels, h.kernel_size) for h in heads] == [
+        (512, 1024, (1, 1, 1)),
+        (1024, 1, (1, 1, 1)),
+    ]
+    small = DISCRIMINATORS.build("mdcsrn_critic", compressed=True, patch_size=32)
+    convs = [m for m in small.features if isinstance(m, nn.Conv3d)]
+    assert [c.stride[0] for c in convs] == [2, 2, 1, 2, 1, 2]
+    assert next(m for m in small.head if isinstance(m, nn.Conv3d)).out_channels == 264
+    assert small(torch.rand(2, 1, 32, 32, 32)).shape == (2, 1)
+    with pytest.raises(ValueError, match="patch_size"):
+        small(torch.rand(1, 1, 32, 32, 16))
+    with pytest.raises(ValueError, match="patch_size"):
+        DISCRIMINATORS.build("mdcsrn_critic", patch_size=8)
 
 
 def test_vgg_flatten_head_follows_patch_size() -> None:

@@ -80,8 +80,18 @@ def test_sigkill_then_resume_matches_uninterrupted(
     common = ["train.steps=8", "checkpoint.every=3", "checkpoint.keep_last=10", "val.every=4"]
     run = _kill_mid_run(tmp_path, config, [*common, "data.workers=1"], kill_after)
     assert [s for s, _ in checkpoints(run)] == [0, 3]  # steps 4.. were lost with the process
+    pid = int((tmp_path / "marker").read_text())  # partials a kill mid-write leaves (item 9)
+    debris = [  # names the resumed run does not write again (no per-file cleaning helps)
+        run / "checkpoints" / f".ckpt_00000004.pt.{pid}.k3j2h1g0.tmp.pt",
+        run / "checkpoints" / ".ckpt_00000004.pt.lock",
+        run / "samples" / f".step_00000002.png.{pid}.a1b2c3d4.tmp.png",
+        run / f".config.yaml.{pid}.zz99yy88.tmp.yaml",
+    ]
+    for p in debris:
+        p.write_bytes(b"half written")
 
     assert main(["train", "--resume", str(run), "--no-progress"]) == 0
+    assert list(run.rglob(".*")) == []  # the resumed run cleaned its folder
 
     ref = tmp_path / "reference"
     train_from_config(load_config(config, overrides=common), ref, progress=False)

@@ -5,7 +5,9 @@ One line per baseline registers it in :data:`BASELINES`; :func:`run_baseline` ap
 """
 
 from medsr.baselines import denoise
+from medsr.baselines.bm3d_ct import bm3d_ct
 from medsr.baselines.interpolate import cubic, interpolate, linear, nearest
+from medsr.baselines.noise import estimate_ct_noise_sigma
 from medsr.baselines.run import run_baseline
 from medsr.baselines.spec import Baseline, Task
 from medsr.baselines.zero_fill import zero_fill_upsample
@@ -20,14 +22,28 @@ BASELINES.register("linear", Baseline(_UP, linear, "separable linear, edges repl
 BASELINES.register("cubic", Baseline(_UP, cubic, "separable Keys cubic (a=-0.5), edges replicated"))
 BASELINES.register("zero-filled", Baseline(_UP, zero_fill_upsample, "zero-padded centred k-space"))
 BASELINES.register("identity", Baseline(_DN, denoise.identity, "the low-dose input itself"))
-BASELINES.register("nlm", Baseline(_DN, denoise.nlm, "non-local means per slice (scikit-image)"))
+_WHITE = denoise.estimate_noise_sigma
 BASELINES.register(
-    "bilateral", Baseline(_DN, denoise.bilateral, "bilateral per slice (scikit-image)")
+    "nlm", Baseline(_DN, denoise.nlm, "non-local means per slice (scikit-image)", _WHITE)
+)
+BASELINES.register(
+    "bilateral", Baseline(_DN, denoise.bilateral, "bilateral per slice (scikit-image)", _WHITE)
+)
+BASELINES.register(
+    "bm3d",
+    Baseline(
+        _DN,
+        bm3d_ct,
+        "BM3D per slice in CT-window units, correlated-noise sigma (bm3d package)",
+        estimate_ct_noise_sigma,
+    ),
 )
 
 __all__ = [
     "BASELINES",
     "Baseline",
+    "bm3d_ct",
+    "estimate_ct_noise_sigma",
     "interpolate",
     "run_baseline",
     "zero_fill_upsample",

@@ -1,9 +1,11 @@
 """CT denoising baselines: the low-dose input itself and classical edge-preserving filters.
 
 Both classical filters run on 2D slices along the first spatial axis (``D``, the slice axis),
-as low-dose CT denoisers are usually trained and compared. The noise level is estimated once
-per volume with a robust Laplacian estimator (see :func:`estimate_noise_sigma`), so no
-parameter needs tuning per scan. scikit-image is an optional dependency (``classic`` extra).
+as low-dose CT denoisers are usually trained and compared. Unless a noise sigma is given, it is
+estimated once per volume with a robust Laplacian estimator (see :func:`estimate_noise_sigma`),
+so no parameter needs tuning per scan; that estimator assumes white noise and reads about half
+of the spatially correlated CT noise (see :mod:`medsr.baselines.noise` for one that does not).
+scikit-image is an optional dependency (``classic`` extra).
 """
 
 from __future__ import annotations
@@ -80,23 +82,33 @@ def _per_slice(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndar
     return np.stack([fn(s) for s in arr])
 
 
-def nlm(x: np.ndarray) -> np.ndarray:
+def _sigma(x: np.ndarray, sigma: float | None) -> float:
+    if sigma is None:
+        return estimate_noise_sigma(x)
+    if not float(sigma) >= 0:
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    return float(sigma)
+
+
+def nlm(x: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
     """Non-local means (Buades et al. 2005; scikit-image, ``fast_mode``) on each slice.
 
-    ``sigma`` = :func:`estimate_noise_sigma` of the volume, ``h = 0.8 sigma``, 5x5 patches,
-    search distance 6.
+    ``h = 0.8 sigma``, 5x5 patches, search distance 6.
 
     Args:
         x: ``(H, W)`` or ``(D, H, W)`` image (e.g. HU).
+        sigma: Noise standard deviation in the units of ``x``; None: :func:`estimate_noise_sigma`
+            of the volume.
 
     Returns:
         The denoised float64 array.
 
     Raises:
         MissingDependencyError: If scikit-image is not installed.
+        ValueError: On a negative sigma.
     """
+    sigma = _sigma(x, sigma)
     restoration = _restoration()
-    sigma = estimate_noise_sigma(x)
     if sigma == 0.0:
         return identity(x)
 
@@ -117,25 +129,27 @@ def nlm(x: np.ndarray) -> np.ndarray:
     return _per_slice(x, one)
 
 
-def bilateral(x: np.ndarray) -> np.ndarray:
+def bilateral(x: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
     """Bilateral filter (Tomasi and Manduchi 1998; scikit-image) on each slice.
 
-    ``sigma_color = sigma`` with ``sigma`` from :func:`estimate_noise_sigma`,
-    ``sigma_spatial = 1.5`` voxels, edge-replicating borders. Each slice is shifted to a
-    non-negative range before filtering and shifted back (scikit-image's intensity binning
-    assumes it).
+    ``sigma_color = sigma``, ``sigma_spatial = 1.5`` voxels, edge-replicating borders. Each
+    slice is shifted to a non-negative range before filtering and shifted back (scikit-image's
+    intensity binning assumes it).
 
     Args:
         x: ``(H, W)`` or ``(D, H, W)`` image (e.g. HU).
+        sigma: Noise standard deviation in the units of ``x``; None: :func:`estimate_noise_sigma`
+            of the volume.
 
     Returns:
         The denoised float64 array.
 
     Raises:
         MissingDependencyError: If scikit-image is not installed.
+        ValueError: On a negative sigma.
     """
+    sigma = _sigma(x, sigma)
     restoration = _restoration()
-    sigma = estimate_noise_sigma(x)
     if sigma == 0.0:
         return identity(x)
 

@@ -20,8 +20,11 @@ class Baseline:
             ``"denoise"``: ``fn(x)`` keeps the grid.
         fn: Function on a ``(D, H, W)`` (or ``(H, W)``) float array.
         description: One line for ``medsr baseline --help`` and the docs.
+        noise: For denoisers driven by a noise level: the estimator of that level on the input
+            (``noise(x) -> sigma``); ``fn`` then takes ``sigma=`` and the sigma used is recorded.
     """
 
     task: Task
     fn: Callable[..., np.ndarray]
     description: str
+    noise: Callable[[np.ndarray], float] | None = None

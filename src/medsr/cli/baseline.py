@@ -1,11 +1,18 @@
-"""``medsr baseline NAME IN -o OUT [--scale SD SH SW]``: apply a baseline to a volume."""
+"""``medsr baseline NAME IN -o OUT [--scale SD SH SW] [--sigma S]``: apply a baseline to a volume."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 HELP = "apply a baseline (interpolation, zero-filled k-space, classical denoiser) to a volume"
+#: Denoisers whose noise sigma ``--sigma`` sets (the rest take none).
+SIGMA_HELP = (
+    "noise standard deviation in the input's units (HU for CT) for nlm, bilateral and bm3d; "
+    "default: estimated on the input (bm3d: a flat-tissue estimate that is right for correlated "
+    "CT noise); the sidecar records the value used"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "name",
         metavar="NAME",
-        help="nearest, linear, cubic, zero-filled (upsampling); identity, nlm, bilateral (CT)",
+        help="nearest, linear, cubic, zero-filled (upsampling); identity, nlm, bilateral, bm3d (CT)",
     )
     parser.add_argument("input", metavar="IN", help="input volume (NIfTI, DICOM, NPY, ...)")
     parser.add_argument(
@@ -26,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="integer factor, one for all axes or three in (D, H, W) order; upsampling only",
     )
+    parser.add_argument("--sigma", type=float, metavar="S", help=SIGMA_HELP)
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing output and sidecar"
     )
@@ -38,7 +46,21 @@ def _scale(values: list[int] | None) -> int | tuple[int, ...] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read, apply the baseline, write the output and a JSON sidecar."""
+    """Read, apply the baseline, write the output and a JSON sidecar.
+
+    The outputs are claimed first: a run already writing them, or an output folder that
+    cannot be written, is refused before any work.
+    """
+    from medsr.io import sidecar_path
+    from medsr.io.atomic import claim_outputs
+
+    output = Path(args.output)
+    targets = [output, sidecar_path(output)]
+    with claim_outputs(targets, overwrite=args.overwrite):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from medsr.baselines import BASELINES, run_baseline
     from medsr.errors import ConfigError, MedsrError
     from medsr.io import read_volume, sidecar_path, write_json_sidecar, write_volume
@@ -52,15 +74,29 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"baseline {args.name!r} upsamples: pass --scale, e.g. --scale 2 2 1")
     if scale is not None and isinstance(scale, tuple) and len(scale) != 3:
         raise ConfigError(f"--scale takes 1 or 3 integers (D, H, W), got {len(scale)}")
+    if args.scale is not None and min(args.scale) < 1:
+        raise ConfigError(f"--scale takes positive integers (D, H, W), got {args.scale}")
+    if args.sigma is not None and spec.noise is None:
+        raise ConfigError(f"baseline {args.name!r} takes no --sigma (nlm, bilateral, bm3d do)")
+    if args.sigma is not None and not args.sigma >= 0:
+        raise ConfigError(f"--sigma must be >= 0, got {args.sigma}")
     output = Path(args.output)
     sidecar = sidecar_path(output)
     if not args.overwrite:
         for path in (output, sidecar):
-            if path.exists():
+            if os.path.lexists(path):
                 raise MedsrError(f"{path}: already exists; pass --overwrite to replace it")
 
-    volume = read_volume(args.input)
-    result = run_baseline(args.name, volume, scale=1 if scale is None else scale)
+    from medsr.io.memory import memory_plan
+    from medsr.memory import baseline_plan
+
+    with memory_plan(baseline_plan(args.name, scale)):  # refused before reading
+        volume = read_volume(args.input)
+    result = run_baseline(args.name, volume, scale=1 if scale is None else scale, sigma=args.sigma)
+    record = result.meta["baseline"]
+    noise = {k: record[k] for k in ("sigma", "sigma_source") if k in record}
+    if len(noise.get("sigma", ())) == 1:
+        noise["sigma"] = noise["sigma"][0]
     write_volume(
         result, output, overwrite=args.overwrite, description=f"medsr baseline {args.name}"
     )
@@ -75,9 +111,12 @@ def run(args: argparse.Namespace) -> int:
             "input_spacing": list(volume.spacing),
             "output_shape": list(result.shape),
             "output_spacing": list(result.spacing),
+            **noise,
         },
         overwrite=args.overwrite,
     )
     print(f"wrote {output} {result.shape} spacing {tuple(round(s, 6) for s in result.spacing)}")
+    if "sigma" in noise:
+        print(f"noise sigma {noise['sigma']} ({noise['sigma_source']})")
     print(f"wrote {sidecar}")
     return 0

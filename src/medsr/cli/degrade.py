@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="output (.nii.gz, .npy, ...)"
     )
-    parser.add_argument("--kind", required=True, choices=KINDS, help="which degradation")
+    parser.add_argument("--kind", choices=KINDS, help="which degradation")
+    parser.add_argument(
+        "--like",
+        metavar="MODEL",
+        help="the degradation a model was trained with (bundled name or checkpoint), instead of "
+        "--kind; flags of its kind override the model's values",
+    )
+    parser.add_argument(
+        "--slice-tolerance",
+        type=float,
+        metavar="MM",
+        help="DICOM series: accepted deviation of a slice gap from the mean spacing (default: "
+        "what the rounding of the written positions explains)",
+    )
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the random generator (default 0)"
     )
@@ -131,7 +145,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--dose", type=float, help="dose fraction, 0.25 = quarter dose (default 0.25)")
     g.add_argument("--i0", type=float, help="photons per ray at full dose (default 1e5)")
     g.add_argument("--sigma-e", type=float, help="electronic noise std in counts (default 0)")
-    g.add_argument("--views", type=int, help="projection angles over 180 degrees (default 720)")
+    g.add_argument(
+        "--views",
+        type=int,
+        help="projection angles over 180 degrees (default 360, as dfgan-ct-qd was trained)",
+    )
     g.add_argument("--detectors", type=int, help="detector bins (default: cover the diagonal)")
     g.add_argument("--filter", choices=("ramp", "shepp-logan", "cosine", "hann"), help="FBP filter")
     g.add_argument(
@@ -142,8 +160,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--min-count", type=float, help="clamp counts to at least this before the log")
 
 
-def collect_parameters(args: argparse.Namespace) -> dict[str, Any]:
+def collect_parameters(args: argparse.Namespace, *, required: bool = True) -> dict[str, Any]:
     """The library parameters given on the command line for ``args.kind``.
+
+    Args:
+        args: The parsed arguments.
+        required: Refuse a kind's missing required flag (off when a model supplies the values).
 
     Raises:
         ConfigError: For a flag that does not apply to the kind, or a missing required one.
@@ -158,7 +180,7 @@ def collect_parameters(args: argparse.Namespace) -> dict[str, Any]:
     if stray:
         flags = ", ".join("--" + d.replace("_", "-") for d in stray)
         raise ConfigError(f"{flags} does not apply to --kind {args.kind}")
-    need = _REQUIRED.get(args.kind, ())
+    need = _REQUIRED.get(args.kind, ()) if required else ()
     if need and not given & set(need):
         flags = " or ".join("--" + d.replace("_", "-") for d in need)
         raise ConfigError(f"--kind {args.kind} needs {flags}")
@@ -213,17 +235,32 @@ def _json_value(v: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read, degrade, write the output and its JSON sidecar atomically (both or neither)."""
+    """Read, degrade, write the output and its JSON sidecar atomically (both or neither).
+
+    The outputs are claimed first: a run already writing them, or an output folder that
+    cannot be written, is refused before any work.
+    """
+    from medsr.io import sidecar_path
+    from medsr.io.atomic import claim_outputs
+
+    output = Path(args.output)
+    targets = [output, sidecar_path(output)]
+    with claim_outputs(targets, overwrite=args.overwrite):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from medsr._version import __version__
     from medsr.degrade import degrade_volume
+    from medsr.degrade.pipeline import child_generators
     from medsr.errors import InputError, MedsrError
     from medsr.io import read_volume, sidecar_path, write_json_sidecar, write_volume
     from medsr.io.atomic import atomic_path
     from medsr.io.dispatch import WRITE_FORMATS, extension
 
-    params = collect_parameters(args)
+    steps, like = _steps(args)
     output = Path(args.output)
     sidecar = sidecar_path(output)
     if extension(output) not in WRITE_FORMATS:
@@ -233,15 +270,30 @@ def run(args: argparse.Namespace) -> int:
         )
     if not args.overwrite:
         for path in (output, sidecar):
-            if path.exists():
+            if os.path.lexists(path):
                 raise MedsrError(f"{path}: already exists; pass --overwrite to replace it")
-    volume = read_volume(args.input, modality="CT" if args.kind == "lowdose-ct" else None)
+    from medsr.io.memory import memory_plan
+    from medsr.memory import degrade_plan
+
+    ct = any(kind == "lowdose-ct" for kind, _ in steps)
+    with memory_plan(degrade_plan([kind for kind, _ in steps])):  # refused before reading
+        volume = read_volume(
+            args.input, modality="CT" if ct else None, slice_tolerance=args.slice_tolerance
+        )
     rng = np.random.default_rng(args.seed)
-    result = degrade_volume(volume, kind=args.kind, rng=rng, params=params)
+    # --like: one child generator per stage, as the training pipeline draws them
+    rngs = child_generators(rng, len(steps)) if like else [rng]
+    result = volume
+    for (kind, params), stage_rng in zip(steps, rngs, strict=True):
+        result = degrade_volume(result, kind=kind, rng=stage_rng, params=params)
+    kinds = "+".join(kind for kind, _ in steps)
     record = {
         "command": "medsr degrade",
-        "kind": args.kind,
-        "parameters": _resolved(args.kind, params),
+        "kind": kinds,
+        "parameters": _resolved(*steps[0])
+        if len(steps) == 1
+        else [{"kind": k, "parameters": _resolved(k, p)} for k, p in steps],
+        **({"like": like} if like else {}),
         "seed": args.seed,
         "medsr_version": __version__,
         "input": str(args.input),
@@ -258,8 +310,59 @@ def run(args: argparse.Namespace) -> int:
         atomic_path(output, overwrite=args.overwrite) as tmp_out,
         atomic_path(sidecar, overwrite=args.overwrite) as tmp_side,
     ):
-        write_volume(result, tmp_out, overwrite=True, description=f"medsr degrade {args.kind}")
+        write_volume(result, tmp_out, overwrite=True, description=f"medsr degrade {kinds}")
         write_json_sidecar(tmp_side, record, overwrite=True)
     print(f"wrote {output} {result.shape} spacing {tuple(round(s, 6) for s in result.spacing)}")
     print(f"wrote {sidecar}")
     return 0
+
+
+def _steps(args: argparse.Namespace) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
+    """``(kind, parameters)`` to apply in order, and the ``--like`` record (empty without it).
+
+    Raises:
+        ConfigError: Neither or both of ``--kind`` and ``--like``, or a model whose degradation
+            ``medsr degrade`` cannot reproduce.
+    """
+    from medsr.errors import ConfigError
+
+    if (args.kind is None) == (args.like is None):
+        raise ConfigError("pass one of --kind KIND or --like MODEL")
+    if args.like is None:
+        return [(args.kind, collect_parameters(args))], {}
+    from medsr.degrade.recorded import kinds_of_stages
+
+    recorded, checkpoint = _recorded_degradation(args.like)
+    steps = kinds_of_stages(recorded, model=str(args.like))
+    if len(steps) == 1:
+        args.kind = steps[0][0]
+        steps = [(args.kind, {**steps[0][1], **collect_parameters(args, required=False)})]
+        args.kind = None
+    else:
+        given = [
+            d for dests in _FLAGS.values() for d in dests if getattr(args, d, None) is not None
+        ]
+        if given:
+            raise ConfigError(
+                f"{args.like} records {len(steps)} degradation stages; parameter flags "
+                f"(--{given[0].replace('_', '-')}) apply to one-stage models only"
+            )
+    like = {"model": str(args.like), "checkpoint": checkpoint, "recorded": recorded}
+    return steps, like
+
+
+def _recorded_degradation(ref: str) -> tuple[dict[str, Any], str]:
+    """A model's training degradation (``data.degradation`` of its checkpoint) and its file."""
+    from medsr.errors import ConfigError
+    from medsr.train.checkpoint import load_checkpoint
+    from medsr.zoo import is_bundled_name, resolve_model
+
+    path = resolve_model(ref)
+    if path.suffix.lower() == ".onnx":
+        raise ConfigError(f"--like reads a medsr checkpoint; {ref} is an export (use its .pt)")
+    ckpt = load_checkpoint(path)
+    data = (ckpt.config or {}).get("data")
+    recorded = data.get("degradation") if isinstance(data, dict) else None
+    if not isinstance(recorded, dict):
+        raise ConfigError(f"{ref} records no degradation (a paired or unpaired model?)")
+    return recorded, (path.name if is_bundled_name(ref) else str(path))

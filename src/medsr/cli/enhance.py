@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--axis",
         type=int,
         choices=(0, 1, 2),
-        default=0,
-        help="slice axis for a 2D model on a volume: 0 D (default), 1 H, 2 W",
+        help="slice axis for a 2D model on a volume: 0 D (axial), 1 H (coronal), 2 W (sagittal); "
+        "default: the acquired plane (a DICOM series' slice normal, else the coarsest axis)",
     )
     g = parser.add_argument_group("sliding window")
     g.add_argument(
@@ -89,6 +89,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--force", action="store_true", help="run even if the input modality differs (warning)"
+    )
+    g.add_argument(
+        "--slice-tolerance",
+        type=float,
+        metavar="MM",
+        help="DICOM series: accepted deviation of a slice gap from the mean spacing (default: "
+        "what the rounding of the written positions explains)",
     )
     g.add_argument(
         "--data-consistency",
@@ -137,10 +144,37 @@ def _one_or_tuple(values: list[int] | list[float] | None) -> object:
     return values[0] if len(values) == 1 else tuple(values)
 
 
+def _check_numbers(args: argparse.Namespace) -> None:
+    """Refuse numeric options out of range before anything is read (the message names them)."""
+    import math
+
+    from medsr.errors import ConfigError
+
+    if args.window is not None and (len(args.window) not in (1, 2, 3) or min(args.window) < 1):
+        raise ConfigError(
+            f"--window takes 1 value or 1 per model axis, each >= 1, got {args.window}"
+        )
+    if not 0.0 <= args.overlap < 1.0:
+        raise ConfigError(f"--overlap must be in [0, 1), got {args.overlap}")
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.threads < 1:
+        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
+    if not (math.isfinite(args.adapt_lr) and args.adapt_lr > 0):
+        raise ConfigError(f"--adapt-lr must be a positive number, got {args.adapt_lr}")
+    if args.kspace_factor is not None and (
+        len(args.kspace_factor) not in (1, 3) or not all(f >= 1 for f in args.kspace_factor)
+    ):
+        raise ConfigError(
+            f"--kspace-factor takes 1 or 3 factors (D H W), each >= 1, got {args.kspace_factor}"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     """Enhance every input and print where the outputs went."""
     from medsr.infer.enhance import EnhanceOptions, enhance_files
 
+    _check_numbers(args)
     options = EnhanceOptions(
         engine=args.engine,
         axis=args.axis,
@@ -157,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
         dicom_out=args.dicom_out,
         modality=args.modality,
+        slice_tolerance=args.slice_tolerance,
         overwrite=args.overwrite,
         gan_weight=args.gan_weight,
         adapt=args.adapt,
@@ -169,6 +204,12 @@ def run(args: argparse.Namespace) -> int:
     for rec in records:
         spacing = tuple(round(s, 6) for s in rec["output_spacing"])
         print(f"wrote {rec['output']} {tuple(rec['output_shape'])} spacing {spacing}")
+        plane = rec.get("plane")
+        if plane:
+            print(
+                f"  2D model on {plane['plane']} slices (axis {plane['axis']}, "
+                f"{'DHW'[plane['axis']]}; {plane['source']})"
+            )
         for note in rec["warnings"]:
             print(f"warning: {rec['input']}: {note}")
         ad = rec.get("adaptation")

@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", metavar="DIR", help=f"write {', '.join(OUTPUT_NAMES)} into this folder"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--slice-tolerance",
+        type=float,
+        metavar="MM",
+        help="DICOM series: accepted deviation of a slice gap from the mean spacing",
+    )
 
 
 def case_ids(refs: list[str]) -> list[str]:
@@ -45,7 +51,19 @@ def case_ids(refs: list[str]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Read every pair, evaluate, print the table and write the result files."""
+    """Read every pair, evaluate, print the table and write the result files.
+
+    The outputs are claimed first: a run already writing them, or an output folder that
+    cannot be written, is refused before any work.
+    """
+    from medsr.io.atomic import claim_outputs
+
+    targets = [Path(args.out) / n for n in OUTPUT_NAMES] if args.out else []
+    with claim_outputs(targets, overwrite=args.overwrite):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from medsr.errors import ConfigError, MedsrError
     from medsr.io import read_volume
     from medsr.io.atomic import write_text_atomic
@@ -67,8 +85,13 @@ def run(args: argparse.Namespace) -> int:
             if (out / name).exists():
                 raise MedsrError(f"{out / name}: already exists; pass --overwrite to replace it")
 
-    preds = [read_volume(p) for p in args.pred]
-    refs = [read_volume(r) for r in args.ref]
+    from medsr.io.memory import memory_plan
+    from medsr.memory import evaluate_plan
+
+    tol = args.slice_tolerance
+    with memory_plan(evaluate_plan(protocol.name)):  # each file refused before it is read
+        preds = [read_volume(p, slice_tolerance=tol) for p in args.pred]
+        refs = [read_volume(r, slice_tolerance=tol) for r in args.ref]
     rows = evaluate_volumes(
         preds,
         refs,
@@ -81,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"protocol {protocol.name}: {protocol.description}")
     print(format_table(rows))
     if out is not None:
-        write_json(out / OUTPUT_NAMES[0], rows, overwrite=True)
-        write_csv(out / OUTPUT_NAMES[1], rows, overwrite=True)
-        write_text_atomic(out / OUTPUT_NAMES[2], summary_to_csv(rows), overwrite=True)
+        write_json(out / OUTPUT_NAMES[0], rows, overwrite=args.overwrite)
+        write_csv(out / OUTPUT_NAMES[1], rows, overwrite=args.overwrite)
+        write_text_atomic(out / OUTPUT_NAMES[2], summary_to_csv(rows), overwrite=args.overwrite)
         print(f"wrote {', '.join(str(out / n) for n in OUTPUT_NAMES)}")
     return 0

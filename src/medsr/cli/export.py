@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "export a checkpoint to ONNX or TorchScript (dynamic batch and spatial axes, checked)"
 
@@ -29,15 +30,18 @@ def run(args: argparse.Namespace) -> int:
     """Export, check on a second input size, write the model and its JSON sidecar."""
     from medsr.infer.engines import export_sidecar_path
     from medsr.infer.export import export_model
+    from medsr.io.atomic import claim_outputs
 
-    record = export_model(
-        args.checkpoint,
-        args.output,
-        format=args.format,
-        overwrite=args.overwrite,
-        opset=args.opset,
-        halo=not args.no_halo,
-    )
+    targets = [Path(args.output), export_sidecar_path(args.output)]
+    with claim_outputs(targets, overwrite=args.overwrite):  # refused before the export runs
+        record = export_model(
+            args.checkpoint,
+            args.output,
+            format=args.format,
+            overwrite=args.overwrite,
+            opset=args.opset,
+            halo=not args.no_halo,
+        )
     err = record["check"]["max_relative_error"]
     print(
         f"wrote {args.output} ({args.format}; check on {record['check']['input_shape']}: {err:.2g})"

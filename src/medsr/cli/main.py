@@ -8,8 +8,11 @@ standard library at module level, so ``medsr --help`` stays fast; heavy imports 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from medsr._version import __version__
@@ -48,18 +51,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 user error, 1 unexpected failure)."""
+    """Run the CLI; returns the exit code (0 ok, 2 user error, 1 unexpected failure).
+
+    Library warnings raised while a command runs are shown after it succeeds (or before an
+    internal error); a user error is one line on stderr with nothing before it. A closed output
+    pipe (``medsr models --json | head -1``) ends quietly with 141, like ``cat``.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
+    caught: list[warnings.WarningMessage] = []
     try:
-        return int(args._run(args) or 0)
+        # library warnings are held back: shown after a success, dropped before a one-line error
+        with warnings.catch_warnings(record=not args.debug) as log:
+            caught = log if log is not None else caught
+            code = int(args._run(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
     except KeyboardInterrupt:
+        _replay(caught)
         print("medsr: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # the CLI turns every error into one line
+        if isinstance(exc, BrokenPipeError) and _stdout_broken():
+            return _quiet_broken_pipe()  # `medsr ... | head`: end quietly, as `cat` would
         if args.debug:
             raise
         from medsr.errors import MedsrError
@@ -67,11 +83,53 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, MedsrError | FileNotFoundError | IsADirectoryError | PermissionError):
             print(f"medsr: error: {_one_line(exc)}", file=sys.stderr)
             return 2
+        _replay(caught)
         print(
             f"medsr: internal error: {type(exc).__name__}: {_one_line(exc)} (rerun with --debug for the traceback)",
             file=sys.stderr,
         )
         return 1
+    _replay(caught)
+    return code
+
+
+#: Exit status of a process ended by SIGPIPE (128 + 13), what ``cat file | head`` reports.
+EXIT_BROKEN_PIPE = 141
+
+
+def _replay(caught: list[warnings.WarningMessage]) -> None:
+    """Show held-back warnings once each, through the filters in force outside :func:`main`."""
+    seen = set()
+    for w in caught:
+        key = (str(w.message), w.category, w.filename, w.lineno)
+        if key in seen:
+            continue
+        seen.add(key)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+
+
+def _stdout_broken() -> bool:
+    """True when standard output is a pipe whose reader has gone (poll reports an error)."""
+    import select
+
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not hasattr(select, "poll"):  # pragma: no cover - not POSIX
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & select.POLLERR for _, event in poller.poll(0))
+
+
+def _quiet_broken_pipe() -> int:
+    """Point standard output at /dev/null so the exit-time flush stays silent."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def _one_line(exc: BaseException) -> str:

@@ -44,14 +44,13 @@ def resolve(args: argparse.Namespace) -> tuple[object, Path, bool]:
     from medsr.config import config_from_plain, load_config, to_plain
     from medsr.config.load import apply_overrides
     from medsr.errors import ConfigError
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.train.rundir import check_resume_config, latest_checkpoint
+    from medsr.train.rundir import check_resume_config, load_resume_checkpoint
 
     if args.resume:
         run_dir = Path(args.resume)
         if args.out and Path(args.out) != run_dir:
             raise ConfigError("--resume continues RUN_DIR in place; do not also pass --out")
-        latest = load_checkpoint(latest_checkpoint(run_dir))
+        latest = load_resume_checkpoint(run_dir)  # with its training state, or refused
         stored = latest.config
         step = int((latest.train_state or {}).get("step", 0))
         if args.config:

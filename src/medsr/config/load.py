@@ -1,7 +1,7 @@
 """Reading, overriding and writing experiment configs.
 
-YAML is only the file format: files are read with :func:`yaml.safe_load` (no tags, no
-expressions). ``--set key.sub=value`` overrides are parsed as YAML scalars / flow collections and
+YAML is only the file format: files are read with a ``yaml.SafeLoader`` (no tags, no
+expressions) that also refuses a key repeated in one mapping. ``--set key.sub=value`` overrides are parsed as YAML scalars / flow collections and
 applied to the plain data before the typed check, so they are type-checked like the file.
 """
 
@@ -17,11 +17,38 @@ from medsr.config.typed import from_plain, to_plain
 from medsr.errors import ConfigError
 
 
+def _unique_key_loader(path: Path) -> Any:
+    """A ``yaml.SafeLoader`` that refuses a key repeated in one mapping (YAML keeps the last)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<: *base` merges are allowed to be overridden
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    repeated = key in seen
+                except TypeError:
+                    continue  # unhashable key: the base loader reports it
+                if repeated:
+                    raise ConfigError(
+                        f"{path}: duplicate key {key!r} (line {key_node.start_mark.line + 1}); "
+                        "a key may appear once per mapping: keep one"
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Plain data of a YAML file (``yaml.safe_load``).
+    """Plain data of a YAML file (safe loading; duplicate keys refused).
 
     Raises:
-        ConfigError: For a missing file, invalid YAML or a document that is not a mapping.
+        ConfigError: For a missing file, invalid YAML, a key repeated in one mapping or a
+            document that is not a mapping.
     """
     import yaml
 
@@ -29,7 +56,11 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not a YAML text file (byte {exc.start} is not UTF-8)") from None
+    try:
+        data = yaml.load(text, Loader=_unique_key_loader(p))  # SafeLoader subclass: no tags
     except yaml.YAMLError as exc:
         raise ConfigError(f"{p}: invalid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict):

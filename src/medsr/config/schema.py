@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from medsr.errors import ConfigError
 
-Recipe = Literal["supervised", "gan", "wgan_gp", "cycle", "threeplayer"]
+Recipe = Literal["supervised", "gan", "wgan_gp", "wgan", "cycle", "threeplayer"]
 #: Network roles a config may define.
 ROLES: tuple[str, ...] = (
     "generator",
@@ -47,7 +47,7 @@ class ComponentConfig:
 class IntensityConfig:
     """:class:`~medsr.data.intensity.IntensityNorm` fields."""
 
-    kind: Literal["hu-window", "percentile", "minmax"] = "percentile"
+    kind: Literal["hu-window", "percentile", "minmax", "minmax-symmetric"] = "percentile"
     lo: float = -1024.0
     hi: float = 3072.0
     q: float = 99.5
@@ -76,7 +76,9 @@ class SourceConfig:
     """One scan: a catalogue name or a file, optionally paired with a low-quality file.
 
     ``lq`` is the path of the paired low-quality scan (``data.mode: paired``); with
-    ``format: paired_ct`` the ``scan`` file holds both (``{'f_nd', 'f_qd'}``). ``region`` keeps
+    ``format: paired_ct`` the ``scan`` file holds both (``{'f_nd', 'f_qd'}``); there
+    ``attenuation: true`` converts linear attenuation (1/mm) to HU and ``slice_axis`` names the
+    array axis the slices are stacked along (the DFGAN data: ``(H, W, N)``, so 2). ``region`` keeps
     ``[[d0, d1], [h0, h1], [w0, w1]]`` of the loaded volume (None keeps all). ``subject`` names
     the subject for splits (default: the scan name).
     """
@@ -86,10 +88,21 @@ class SourceConfig:
     format: Literal["auto", "paired_ct"] = "auto"
     subject: str = ""
     region: list[list[int]] | None = None
+    attenuation: bool = False
+    slice_axis: int = 0
 
     def __post_init__(self) -> None:
         if not self.scan:
             raise ConfigError("data source: 'scan' must name a catalogue scan or a file")
+        if (self.attenuation or self.slice_axis) and self.format != "paired_ct":
+            raise ConfigError(
+                f"data source {self.scan!r}: attenuation and slice_axis describe a "
+                "{'f_nd', 'f_qd'} file; add format: paired_ct"
+            )
+        if self.slice_axis not in (0, 1, 2, -1):
+            raise ConfigError(
+                f"data source {self.scan!r}: slice_axis must be 0, 1, 2 or -1, got {self.slice_axis}"
+            )
         if self.region is not None and (
             len(self.region) != 3 or any(len(r) != 2 or not 0 <= r[0] < r[1] for r in self.region)
         ):
@@ -172,6 +185,20 @@ class SplitConfig:
 
 
 @dataclass
+class ResizeConfig:
+    """2D tasks: every high-quality slice is cropped to a centred square of side ``min(H, W)``
+    (``square_crop``) and resampled to ``size`` ``(H, W)`` before degradation, sampling and
+    validation (the x3 SRGAN report: square crop, then 150x150)."""
+
+    size: list[int]
+    square_crop: bool = True
+
+    def __post_init__(self) -> None:
+        if len(self.size) != 2 or any(n < 1 for n in self.size):
+            raise ConfigError(f"data.resize.size must be two positive ints (H, W), got {self.size}")
+
+
+@dataclass
 class DataConfig:
     """Training and validation data."""
 
@@ -182,6 +209,7 @@ class DataConfig:
     train_lq: list[SourceConfig] = field(default_factory=list)
     split: SplitConfig | None = None
     degradation: DegradeConfig | None = None
+    resize: ResizeConfig | None = None
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     batch_size: int = 4
     workers: int = 0
@@ -330,6 +358,8 @@ class TrainConfig:
     where oneDNN trains convolutions about 1.6x faster in it). ``init_generator``: start the
     generator from this checkpoint or bundled model name (a GAN stage from its content-loss stage,
     as SRGAN and ESRGAN do); its architecture must match ``networks.generator``.
+    ``weight_clip``: clamp every discriminator parameter to ``[-c, c]`` after each of its updates
+    (the original WGAN's Lipschitz constraint, ``c = 0.01``; recipe ``wgan``); 0 disables it.
     """
 
     recipe: Recipe
@@ -346,6 +376,7 @@ class TrainConfig:
     init_generator: str = ""
     deterministic: bool = False
     log_every: int = 10
+    weight_clip: float = 0.0
     guard: GuardConfig = field(default_factory=GuardConfig)
 
     def __post_init__(self) -> None:
@@ -356,6 +387,7 @@ class TrainConfig:
             d_warmup_steps=self.d_warmup_steps,
             burst_every=self.burst_every,
             burst_steps=self.burst_steps,
+            weight_clip=self.weight_clip,
         )
 
 

@@ -20,6 +20,7 @@ RECIPE_NETWORKS: dict[str, tuple[str, ...]] = {
     "supervised": ("generator",),
     "gan": ("generator", "discriminator"),
     "wgan_gp": ("generator", "discriminator"),
+    "wgan": ("generator", "discriminator"),
     "cycle": ("generator", "generator_lr", "discriminator", "discriminator_lr"),
     "threeplayer": ("generator", "discriminator", "feature"),
 }
@@ -178,12 +179,42 @@ def _losses(cfg: ExperimentConfig) -> None:
         raise ConfigError(f"recipe {recipe!r} needs losses.adversarial")
     if adv is not None:
         check_kwargs(LOSSES.get(adv.name), adv.kwargs, "losses.adversarial")
+    _lipschitz(cfg)
     if recipe == "wgan_gp" and (adv is None or adv.name != "wgan" or adv.gradient_penalty <= 0):
         raise ConfigError(
             "recipe 'wgan_gp' needs losses.adversarial.name=wgan and gradient_penalty > 0"
         )
     if recipe == "cycle" and cfg.losses.cycle is None:
         raise ConfigError("recipe 'cycle' needs losses.cycle (weights of the cycle terms)")
+
+
+def _lipschitz(cfg: ExperimentConfig) -> None:
+    """A WGAN critic needs exactly one Lipschitz constraint: gradient penalty or weight clipping."""
+    adv, clip, recipe = cfg.losses.adversarial, cfg.train.weight_clip, cfg.train.recipe
+    wgan = adv is not None and adv.name == "wgan" and recipe != "supervised"
+    fix = (
+        "set train.recipe: wgan_gp with losses.adversarial.gradient_penalty: 10 (WGAN-GP), or "
+        "train.recipe: wgan with train.weight_clip: 0.01 and gradient_penalty: 0 (WGAN)"
+    )
+    if wgan and adv is not None and adv.gradient_penalty <= 0 and clip <= 0:
+        raise ConfigError(
+            "losses.adversarial.name=wgan with neither a gradient penalty nor weight clipping is "
+            f"an unconstrained WGAN (the critic's output grows without bound): {fix}"
+        )
+    if clip > 0 and not wgan:
+        raise ConfigError(
+            f"train.weight_clip={clip} constrains a WGAN critic, but recipe {recipe!r} with "
+            f"losses.adversarial {adv.name if adv else None!r} has none: set "
+            "losses.adversarial.name: wgan or train.weight_clip: 0"
+        )
+    if clip > 0 and adv is not None and adv.gradient_penalty > 0:
+        raise ConfigError(
+            "train.weight_clip and losses.adversarial.gradient_penalty are both set; a WGAN critic "
+            "takes one constraint (clipping biases a penalised critic, Gulrajani et al. 2017): "
+            "set one of them to 0"
+        )
+    if recipe == "wgan" and clip <= 0:
+        raise ConfigError(f"recipe 'wgan' clips the critic's weights: {fix}")
 
 
 def _optim(cfg: ExperimentConfig) -> None:
@@ -220,6 +251,11 @@ def _data(cfg: ExperimentConfig) -> None:
     if data.mode in ("degrade", "unpaired") and data.degradation is None:
         raise ConfigError(
             f"data.mode={data.mode!r} needs data.degradation (how LQ inputs are made)"
+        )
+    if data.resize is not None and (dims != 2 or data.mode == "paired"):
+        raise ConfigError(
+            "data.resize resamples 2D high-quality slices before degradation: it needs "
+            "task.spatial_dims 2 and data.mode degrade or unpaired"
         )
     if data.mode == "paired":
         for src in data.train + data.val:
@@ -259,8 +295,13 @@ def _source_exists(scan: str) -> None:
 
 
 def _val(cfg: ExperimentConfig) -> None:
-    from medsr.metrics.protocols import PROTOCOLS
+    from medsr.metrics.protocols import PROTOCOLS, TissueHUProtocol
 
     _lookup(PROTOCOLS, cfg.val.protocol, "val.protocol")
+    if isinstance(PROTOCOLS.get(cfg.val.protocol), TissueHUProtocol):
+        raise ConfigError(
+            f"val.protocol {cfg.val.protocol!r} measures tissue HU shifts, not val.metric; "
+            "validate with ct-window or ldct-bench and run it with medsr evaluate"
+        )
     if cfg.val.window is not None and len(cfg.val.window) != cfg.task.spatial_dims:
         raise ConfigError(f"val.window needs {cfg.task.spatial_dims} values, got {cfg.val.window}")

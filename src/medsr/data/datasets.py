@@ -34,7 +34,13 @@ Degrader = Callable[..., np.ndarray]
 
 
 def load_scan(
-    scan: str, *, lq: str = "", paired_ct: bool = False, modality: str | None = None
+    scan: str,
+    *,
+    lq: str = "",
+    paired_ct: bool = False,
+    modality: str | None = None,
+    attenuation: bool = False,
+    slice_axis: int = 0,
 ) -> tuple[Volume, Volume | None]:
     """Decode a scan (catalogue name or file) and its paired low-quality scan, cached in memory.
 
@@ -43,6 +49,8 @@ def load_scan(
         lq: Path of the paired low-quality file ("" for none).
         paired_ct: ``scan`` is a ``{'f_nd', 'f_qd'}`` file holding both.
         modality: Modality for readers that cannot tell.
+        attenuation: The paired file holds linear attenuation (1/mm), converted to HU.
+        slice_axis: Axis the paired file's 3D arrays stack their slices along.
 
     Returns:
         ``(high_quality, low_quality_or_None)``.
@@ -52,20 +60,33 @@ def load_scan(
         InputError: For a bad file.
         ConfigError: For a name that is neither a catalogue scan nor an existing path.
     """
-    key = (scan, lq, paired_ct, modality)
+    key = (scan, lq, paired_ct, modality, attenuation, slice_axis)
     if key not in _SCANS:
-        _SCANS[key] = _decode(scan, lq=lq, paired_ct=paired_ct, modality=modality)
+        _SCANS[key] = _decode(
+            scan,
+            lq=lq,
+            paired_ct=paired_ct,
+            modality=modality,
+            attenuation=attenuation,
+            slice_axis=slice_axis,
+        )
     return _SCANS[key]
 
 
 def _decode(
-    scan: str, *, lq: str, paired_ct: bool, modality: str | None
+    scan: str,
+    *,
+    lq: str,
+    paired_ct: bool,
+    modality: str | None,
+    attenuation: bool = False,
+    slice_axis: int = 0,
 ) -> tuple[Volume, Volume | None]:
     from medsr.data import catalogue
     from medsr.io import read_paired_ct, read_volume
 
     if paired_ct:
-        return read_paired_ct(scan)
+        return read_paired_ct(scan, attenuation=attenuation, slice_axis=slice_axis)
     names = {e.name for e in catalogue.entries()}
     if scan in names:
         hq = catalogue.load(scan)
@@ -117,12 +138,16 @@ def prepare_subject(
     scale: Sequence[int],
     norm: IntensityNorm,
     fg_threshold: float,
+    resize: Sequence[int] | None = None,
+    square_crop: bool = False,
 ) -> Subject:
-    """Crop, reorient (2D: ``slice_axis`` to the front), trim to the scale and measure a scan.
+    """Crop, reorient (2D: ``slice_axis`` to the front), optionally resample every slice
+    (``resize``, see :func:`resize_slices`), trim to the scale and measure a scan.
 
     Raises:
-        ConfigError: For multi-channel scans, an empty region, or a paired scan whose shape does
-            not match the high-quality shape divided by the scale.
+        ConfigError: For multi-channel scans, an empty region, a paired scan whose shape does
+            not match the high-quality shape divided by the scale, or ``resize`` with a paired
+            scan.
     """
     if hq.channels != 1:
         raise ConfigError(f"{name}: the trainer takes single-channel scans, got {hq.channels}")
@@ -133,6 +158,10 @@ def prepare_subject(
         a = np.moveaxis(a, 1 + slice_axis, 1)
         b = None if b is None else np.moveaxis(b, 1 + slice_axis, 1)
         spacing.insert(0, spacing.pop(slice_axis))
+    if resize is not None:
+        if b is not None:
+            raise ConfigError(f"{name}: data.resize cannot resample a paired low-quality scan")
+        a, spacing[1:] = resize_slices(a, resize, square_crop=square_crop, spacing=spacing[1:])
     trim = tuple(slice(0, n - n % s) for n, s in zip(a.shape[1:], scale))
     a = np.ascontiguousarray(a[(slice(None), *trim)], dtype=np.float32)
     if min(a.shape[1:]) < 1:
@@ -148,6 +177,44 @@ def prepare_subject(
     fg = foreground_index(to_network(a[0], norm, state), threshold=fg_threshold)
     sp = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
     return Subject(name=name, hq=a, lq=lqs, state=state, fg=fg, spacing=sp)
+
+
+def resize_slices(
+    a: np.ndarray, size: Sequence[int], *, square_crop: bool, spacing: Sequence[float]
+) -> tuple[np.ndarray, list[float]]:
+    """Crop every ``(H, W)`` slice to a centred square of side ``min(H, W)`` (``square_crop``)
+    and resample it to ``size`` with antialiased bicubic interpolation (the preprocessing of the
+    x3 SRGAN of the brain-MRI / chest X-ray report).
+
+    Args:
+        a: ``(C, D, H, W)`` array; the slices are its last two axes.
+        size: Output ``(H, W)``.
+        square_crop: Crop to the centred square first (odd leftovers go to the end).
+        spacing: In-plane voxel size ``(sh, sw)``.
+
+    Returns:
+        The resampled float32 array ``(C, D, *size)`` and its in-plane voxel size (the field of
+        view kept after the crop is spread over the new grid).
+
+    Shape:
+        a: ``(C, D, H, W)``; output: ``(C, D, size[0], size[1])``.
+    """
+    import torch.nn.functional as F
+
+    h, w = a.shape[-2:]
+    if square_crop:
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        a = a[..., top : top + side, left : left + side]
+        h = w = side
+    out_h, out_w = (int(n) for n in size)
+    flat = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).reshape(-1, 1, h, w)
+    if (h, w) != (out_h, out_w):
+        flat = F.interpolate(
+            flat, size=(out_h, out_w), mode="bicubic", align_corners=False, antialias=True
+        )
+    out = flat.reshape(*a.shape[:-2], out_h, out_w).numpy()
+    return out, [float(spacing[0]) * h / out_h, float(spacing[1]) * w / out_w]
 
 
 def _crop(a: np.ndarray, region: Sequence[Sequence[int]] | None, name: str) -> np.ndarray:

@@ -8,6 +8,8 @@ the mapping the model was trained with and returns outputs in the input's units.
 * ``percentile`` (MRI magnitude): per volume, ``unit = x / p`` with ``p`` the ``q``-th percentile
   of the non-zero voxels; the per-volume ``p`` is returned as state and undone before metrics.
 * ``minmax`` (MRI): per volume, ``unit = (x - min) / (max - min)``.
+* ``minmax-symmetric``: per volume, ``unit = 2 (x - min) / (max - min) - 1``, in [-1, 1] (for
+  tanh outputs, as the x3 SRGAN of the brain-MRI / chest X-ray report).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-NormKind = Literal["hu-window", "percentile", "minmax"]
+NormKind = Literal["hu-window", "percentile", "minmax", "minmax-symmetric"]
 
 
 def hu_to_unit(hu: np.ndarray, *, lo: float = -1024.0, hi: float = 3072.0) -> np.ndarray:
@@ -35,7 +37,7 @@ class IntensityNorm:
     """A recorded intensity mapping.
 
     Args:
-        kind: ``hu-window``, ``percentile`` or ``minmax``.
+        kind: ``hu-window``, ``percentile``, ``minmax`` or ``minmax-symmetric``.
         lo: Lower HU bound (``hu-window``).
         hi: Upper HU bound (``hu-window``).
         q: Percentile in (0, 100] (``percentile``).
@@ -47,9 +49,10 @@ class IntensityNorm:
     q: float = 99.5
 
     def __post_init__(self) -> None:
-        if self.kind not in ("hu-window", "percentile", "minmax"):
+        if self.kind not in ("hu-window", "percentile", "minmax", "minmax-symmetric"):
             raise ValueError(
-                f"unknown intensity normalisation {self.kind!r}; use hu-window, percentile or minmax"
+                f"unknown intensity normalisation {self.kind!r}; use hu-window, percentile, "
+                "minmax or minmax-symmetric"
             )
         if self.kind == "hu-window" and not self.hi > self.lo:
             raise ValueError(f"hu-window needs hi > lo, got lo={self.lo}, hi={self.hi}")
@@ -68,6 +71,9 @@ class IntensityNorm:
             return (a / p).astype(np.float32), {"offset": 0.0, "scale": p}
         lo, hi = float(a.min()), float(a.max())
         span = hi - lo if hi > lo else 1.0
+        if self.kind == "minmax-symmetric":  # (x - centre) / half-span, so inverse() is shared
+            offset, half = lo + 0.5 * span, 0.5 * span
+            return ((a - offset) / half).astype(np.float32), {"offset": offset, "scale": half}
         return ((a - lo) / span).astype(np.float32), {"offset": lo, "scale": span}
 
     def inverse(self, y: np.ndarray, state: dict[str, float]) -> np.ndarray:

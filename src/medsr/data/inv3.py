@@ -15,30 +15,71 @@ itself; it is the DICOM convention InVesalius keeps.
 
 from __future__ import annotations
 
+import math
 import os
 import plistlib
 import tarfile
+import zlib
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 import numpy as np
 
 from medsr.conventions import UNIT_HU
 from medsr.data.volume import Volume
 from medsr.errors import InputError
-from medsr.io._common import check_file
+from medsr.io._common import check_file, check_size
 
 _DTYPES = {"int16": "<i2", "uint16": "<u2", "int8": "i1", "uint8": "u1", "float32": "<f4"}
 
 
-def _member(tar: tarfile.TarFile, name: str, path: Path) -> bytes:
+def _find(tar: tarfile.TarFile, name: str, path: Path) -> tarfile.TarInfo:
     for m in tar.getmembers():
         if m.isfile() and Path(m.name).name == name:
-            f = tar.extractfile(m)
-            if f is None:  # pragma: no cover - isfile() guarantees a file object
-                break
-            return f.read()
+            return m
     raise InputError(path, f"InVesalius archive has no {name!r} member")
+
+
+def _member(tar: tarfile.TarFile, name: str, path: Path, *, size: int | None = None) -> bytes:
+    """A member's bytes; with ``size``, its declared size is checked before anything is read."""
+    m = _find(tar, name, path)
+    if size is not None and m.size != size:
+        raise InputError(path, f"{name} has {m.size} bytes; main.plist declares {size}")
+    f = tar.extractfile(m)
+    if f is None:  # pragma: no cover - isfile() guarantees a file object
+        raise InputError(path, f"InVesalius archive member {name!r} is not readable")
+    return f.read()
+
+
+def _matrix_fields(info: Any, path: Path) -> tuple[str, str, tuple[int, ...], tuple[float, ...]]:
+    """``(filename, dtype, shape, spacing)`` of ``main.plist``, checked before any voxel is read.
+
+    Raises:
+        InputError: Naming the field that is missing or malformed.
+    """
+    if not isinstance(info, dict):
+        raise InputError(path, f"main.plist is a {type(info).__name__}, not a dictionary")
+    matrix = info.get("matrix")
+    if not isinstance(matrix, dict):
+        raise InputError(path, "main.plist has no 'matrix' dictionary")
+    dtype = _DTYPES.get(str(matrix.get("dtype")))
+    if dtype is None:
+        raise InputError(
+            path, f"main.plist matrix dtype {matrix.get('dtype')!r} is not one of {list(_DTYPES)}"
+        )
+    shape, spacing = matrix.get("shape"), info.get("spacing")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(type(n) is int for n in shape)):
+        raise InputError(path, f"main.plist matrix shape {shape!r} is not 3 integers")
+    nums = isinstance(spacing, list) and all(type(v) in (int, float) for v in spacing)
+    if not (nums and isinstance(spacing, list) and len(spacing) == 3) or not all(
+        math.isfinite(v) and v > 0 for v in spacing
+    ):
+        raise InputError(path, f"main.plist spacing {spacing!r} is not 3 positive numbers (mm)")
+    name = matrix.get("filename", "matrix.dat")
+    if not isinstance(name, str) or not name:
+        raise InputError(path, f"main.plist matrix filename {name!r} is not a file name")
+    return name, dtype, tuple(shape), tuple(float(v) for v in spacing)
 
 
 def read_inv3(path: str | os.PathLike[str]) -> Volume:
@@ -61,20 +102,20 @@ def read_inv3(path: str | os.PathLike[str]) -> Volume:
     p = check_file(path)
     try:
         with tarfile.open(p, mode="r:gz") as tar:
-            info: dict[str, Any] = plistlib.loads(_member(tar, "main.plist", p))
-            matrix = info.get("matrix") or {}
-            raw = _member(tar, str(matrix.get("filename", "matrix.dat")), p)
-    except (tarfile.TarError, OSError, EOFError, plistlib.InvalidFileException) as exc:
+            blob = _member(tar, "main.plist", p)
+            try:
+                info = plistlib.loads(blob)
+            except (plistlib.InvalidFileException, ExpatError, ValueError, TypeError) as exc:
+                raise InputError(p, f"main.plist is not a property list ({exc})") from None
+            filename, dtype, shape, spacing = _matrix_fields(info, p)
+            check_size(p, shape)
+            expected = math.prod(shape) * np.dtype(dtype).itemsize
+            raw = _member(tar, filename, p, size=expected)  # size checked before reading
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise InputError(p, f"not a readable InVesalius .inv3 archive ({exc})") from None
-    dtype = _DTYPES.get(str(matrix.get("dtype")))
-    shape = tuple(int(n) for n in matrix.get("shape", ()))
-    spacing = tuple(float(s) for s in info.get("spacing", ()))
-    if dtype is None or len(shape) != 3 or len(spacing) != 3:
-        raise InputError(p, f"main.plist lacks a usable matrix dtype/shape/spacing: {matrix}")
-    expected = int(np.prod(shape)) * np.dtype(dtype).itemsize
     if len(raw) != expected:
         raise InputError(
-            p, f"matrix.dat has {len(raw)} bytes; main.plist shape {shape} needs {expected}"
+            p, f"{filename} has {len(raw)} bytes; main.plist shape {shape} needs {expected}"
         )
     data = np.frombuffer(raw, dtype=dtype).reshape(shape)[:, :, ::-1].astype(np.float32)
     sw, sh, sd = spacing  # plist order: column, row, slice

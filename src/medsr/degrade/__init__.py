@@ -17,6 +17,15 @@ from medsr.degrade.kspace_augment import (
     random_gaussian_kspace_filter,
     random_kspace_truncation,
 )
+from medsr.degrade.kspace_mdcsrn_augment import (
+    check_choice_stage,
+    kspace_aug1_blend,
+    kspace_aug2_gaussian,
+    kspace_aug3_shift,
+    kspace_aug4_centred,
+    kspace_aug5_blend160,
+    kspace_aug_choice,
+)
 from medsr.degrade.noise import add_gaussian_noise, add_poisson_gaussian_noise, add_rician_noise
 from medsr.degrade.pipeline import DegradationPipeline, Stage
 from medsr.degrade.resample import decimate, downsample_area, downsample_bicubic
@@ -29,6 +38,12 @@ DEGRADATIONS.register("kspace_truncate_zero_edges", truncate_kspace_zero_edges)
 DEGRADATIONS.register("kspace_random_truncate", random_kspace_truncation)
 DEGRADATIONS.register("kspace_gaussian", gaussian_kspace_filter)
 DEGRADATIONS.register("kspace_random_gaussian", random_gaussian_kspace_filter)
+DEGRADATIONS.register("kspace_aug1_blend", kspace_aug1_blend)
+DEGRADATIONS.register("kspace_aug2_gaussian", kspace_aug2_gaussian)
+DEGRADATIONS.register("kspace_aug3_shift", kspace_aug3_shift)
+DEGRADATIONS.register("kspace_aug4_centred", kspace_aug4_centred)
+DEGRADATIONS.register("kspace_aug5_blend160", kspace_aug5_blend160)
+DEGRADATIONS.register("kspace_aug_choice", kspace_aug_choice)
 DEGRADATIONS.register("downsample_area", downsample_area)
 DEGRADATIONS.register("downsample_bicubic", downsample_bicubic)
 DEGRADATIONS.register("decimate", decimate)
@@ -38,8 +53,12 @@ DEGRADATIONS.register("rician_noise", add_rician_noise)
 DEGRADATIONS.register("poisson_gaussian_noise", add_poisson_gaussian_noise)
 DEGRADATIONS.register("lowdose_ct", simulate_low_dose_ct)
 
+#: Load-time value checks of stages whose arguments name other stages (``DegradationPipeline``).
+STAGE_CHECKS: dict[str, Callable[..., None]] = {"kspace_aug_choice": check_choice_stage}
+
 __all__ = [
     "DEGRADATIONS",
+    "STAGE_CHECKS",
     "VOLUME_KINDS",
     "DegradationPipeline",
     "Stage",
@@ -51,6 +70,12 @@ __all__ = [
     "downsample_area",
     "downsample_bicubic",
     "gaussian_kspace_filter",
+    "kspace_aug1_blend",
+    "kspace_aug2_gaussian",
+    "kspace_aug3_shift",
+    "kspace_aug4_centred",
+    "kspace_aug5_blend160",
+    "kspace_aug_choice",
     "random_gaussian_kspace_filter",
     "random_kspace_truncation",
     "simulate_low_dose_ct",

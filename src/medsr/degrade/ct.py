@@ -11,22 +11,39 @@ image plus the dose-dependent noise only, with no reconstruction blur or bias. T
 noise-insertion technique (simulate noise-free and noisy projections, reconstruct the difference;
 FBP is linear, so one reconstruction of ``p' - p`` suffices). ``mode="reconstruct"`` returns the
 plain reconstruction ``FBP(p')`` converted to HU.
+
+Slices go through the projector in batches (``method="sparse"``, :mod:`medsr.degrade.ct_sparse`);
+the noise is drawn slice by slice, so a seed gives the same volume whatever the batch size.
+``method="gather"`` is the original one-slice-at-a-time path, kept as the speed and equality
+reference of ``benchmarks/ct_lowdose_speed.py``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
 from medsr.conventions import MU_WATER_PER_MM
 from medsr.degrade._common import check_rng, check_spatial
-from medsr.degrade.ct_projector import FBP_FILTERS, FbpFilter, fbp, forward_project
+from medsr.degrade.ct_projector import (
+    FBP_FILTERS,
+    PROJECTOR_METHODS,
+    FbpFilter,
+    ProjectorMethod,
+    balanced_batch,
+    default_detector_count,
+    fbp,
+    forward_project,
+)
 from medsr.errors import ConfigError
 
 CtMode: TypeAlias = Literal["inject", "reconstruct"]
 CT_MODES: tuple[str, ...] = ("inject", "reconstruct")
+
+#: Rays (views x detectors x slices) simulated together: bounds the float64 sinograms to ~100 MB.
+_BATCH_RAYS = 12_000_000
 
 
 def hu_to_mu(hu: np.ndarray, *, mu_water: float = MU_WATER_PER_MM) -> np.ndarray:
@@ -46,14 +63,16 @@ def line_integrals(
     views: int,
     detectors: int | None = None,
     mu_water: float = MU_WATER_PER_MM,
+    method: ProjectorMethod = "sparse",
 ) -> np.ndarray:
-    """Noise-free line integrals ``p`` (dimensionless) of one HU slice; ``mu`` is clipped at 0.
+    """Noise-free line integrals ``p`` (dimensionless) of HU slices; ``mu`` is clipped at 0.
 
     Shape:
-        hu: ``(H, W)`` -> ``(views, detectors)`` float64.
+        hu: ``(..., H, W)`` -> ``(..., views, detectors)`` float64.
     """
     mu = np.clip(hu_to_mu(hu, mu_water=mu_water), 0.0, None)
-    return forward_project(mu, views=views, detectors=detectors).astype(np.float64) * pixel_size
+    sino = forward_project(mu, views=views, detectors=detectors, method=method)
+    return sino.astype(np.float64) * pixel_size
 
 
 def simulate_low_dose_ct(
@@ -64,12 +83,13 @@ def simulate_low_dose_ct(
     dose: float = 0.25,
     i0: float = 1e5,
     sigma_e: float = 0.0,
-    views: int = 720,
+    views: int = 360,
     detectors: int | None = None,
     filter: FbpFilter = "ramp",
     mode: CtMode = "inject",
     min_count: float = 1.0,
     mu_water: float = MU_WATER_PER_MM,
+    method: ProjectorMethod = "sparse",
 ) -> np.ndarray:
     """Simulate a reduced-dose CT scan of each 2D slice (module docstring for the model).
 
@@ -80,12 +100,15 @@ def simulate_low_dose_ct(
         dose: Dose fraction (``0.25`` is quarter dose), ``> 0``.
         i0: Incident photons per detector bin and view at full dose; ``inf`` is noise-free.
         sigma_e: Electronic noise standard deviation in counts (independent of dose).
-        views: Projection angles over 180 degrees.
+        views: Projection angles over 180 degrees; the default is what the DFGAN recipes and
+            the bundled ``dfgan-ct-qd`` were trained with (fewer views, more noise per pixel).
         detectors: Detector bins of one pixel; default covers the image diagonal.
         filter: FBP filter: ``ramp``, ``shepp-logan``, ``cosine`` or ``hann``.
         mode: ``"inject"`` (original + noise, default) or ``"reconstruct"`` (plain FBP).
         min_count: Counts are clamped to at least this before the log.
         mu_water: Attenuation of water in 1/mm.
+        method: ``"sparse"`` (slices batched, fast) or ``"gather"`` (the original per-slice
+            path); the same noise for the same seed, equal to float32 rounding.
 
     Returns:
         Float32 HU array of the input shape.
@@ -103,32 +126,63 @@ def simulate_low_dose_ct(
         raise ConfigError(f"unknown CT mode {mode!r}; use one of {CT_MODES}")
     if filter not in FBP_FILTERS:
         raise ConfigError(f"unknown FBP filter {filter!r}; use one of {FBP_FILTERS}")
-    noise_free = math.isinf(i0)
-    if mode == "inject" and noise_free:
+    if method not in PROJECTOR_METHODS:
+        raise ConfigError(f"unknown projector method {method!r}; use one of {PROJECTOR_METHODS}")
+    if mode == "inject" and math.isinf(i0):
         return np.ascontiguousarray(a, dtype=np.float32)
     h, w = a.shape[-2:]
     slices = a.reshape(-1, h, w).astype(np.float64)
+    rays = int(views) * (default_detector_count((h, w)) if detectors is None else int(detectors))
+    batch = 1 if method == "gather" else balanced_batch(len(slices), _BATCH_RAYS // max(1, rays))
     out = np.empty_like(slices)
-    for n, s in enumerate(slices):
-        p = line_integrals(
-            s, pixel_size=pixel_size, views=views, detectors=detectors, mu_water=mu_water
+    for n0 in range(0, slices.shape[0], batch):
+        out[n0 : n0 + batch] = _simulate_batch(
+            slices[n0 : n0 + batch],
+            rng=rng,
+            pixel_size=pixel_size,
+            flux=i0 * dose,
+            sigma_e=sigma_e,
+            geometry={"views": views, "detectors": detectors, "method": method},
+            filter=filter,
+            mode=mode,
+            min_count=min_count,
+            mu_water=mu_water,
         )
-        if noise_free:
-            noisy = p
-        else:
-            flux = i0 * dose
-            counts = rng.poisson(flux * np.exp(-p)).astype(np.float64)
+    return np.ascontiguousarray(out.reshape(a.shape), dtype=np.float32)
+
+
+def _simulate_batch(
+    stack: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    pixel_size: float,
+    flux: float,
+    sigma_e: float,
+    geometry: dict[str, Any],
+    filter: FbpFilter,
+    mode: CtMode,
+    min_count: float,
+    mu_water: float,
+) -> np.ndarray:
+    """:func:`simulate_low_dose_ct` of ``(b, H, W)`` float64 slices; the noise is drawn slice by
+    slice, in order, so the random stream does not depend on the batching."""
+    h, w = stack.shape[-2:]
+    method = geometry["method"]
+    p = line_integrals(stack, pixel_size=pixel_size, mu_water=mu_water, **geometry)
+    if math.isinf(flux):
+        noisy = p
+    else:
+        noisy = np.empty_like(p)
+        for n, p_slice in enumerate(p):
+            counts = rng.poisson(flux * np.exp(-p_slice)).astype(np.float64)
             if sigma_e > 0:
                 counts += sigma_e * rng.standard_normal(counts.shape)
-            noisy = -np.log(np.maximum(counts, min_count) / flux)
-        if mode == "inject":
-            delta_mu = fbp(noisy - p, shape=(h, w), filter=filter) / pixel_size
-            out[n] = s + 1000.0 / mu_water * delta_mu
-        else:
-            out[n] = mu_to_hu(
-                fbp(noisy, shape=(h, w), filter=filter) / pixel_size, mu_water=mu_water
-            )
-    return np.ascontiguousarray(out.reshape(a.shape), dtype=np.float32)
+            noisy[n] = -np.log(np.maximum(counts, min_count) / flux)
+    if mode == "inject":
+        delta_mu = fbp(noisy - p, shape=(h, w), filter=filter, method=method) / pixel_size
+        return stack + 1000.0 / mu_water * delta_mu
+    rec = fbp(noisy, shape=(h, w), filter=filter, method=method) / pixel_size
+    return mu_to_hu(rec, mu_water=mu_water)
 
 
 def _check_params(

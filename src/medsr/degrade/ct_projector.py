@@ -27,10 +27,21 @@ if TYPE_CHECKING:
 
 FbpFilter: TypeAlias = Literal["ramp", "shepp-logan", "cosine", "hann"]
 FBP_FILTERS: tuple[str, ...] = ("ramp", "shepp-logan", "cosine", "hann")
+#: ``"sparse"``: all slices through shared sparse interpolation matrices
+#: (:mod:`medsr.degrade.ct_sparse`, the default); ``"gather"``: the original per-view gathers, kept
+#: as the reference the benchmark ``benchmarks/ct_lowdose_speed.py`` times it against.
+ProjectorMethod: TypeAlias = Literal["sparse", "gather"]
+PROJECTOR_METHODS: tuple[str, ...] = ("sparse", "gather")
 
 #: Interpolations per vectorised step: large enough that few parallel regions run (torch's thread
 #: barriers are costly on a busy machine), small enough to bound temporaries (~60 MB).
 _CHUNK_ELEMENTS = 1_500_000
+
+
+def balanced_batch(n: int, most: int) -> int:
+    """The batch size that splits ``n`` items into the fewest batches of at most ``most``, evenly."""
+    batches = -(-n // max(1, most))
+    return max(1, -(-n // max(1, batches)))
 
 
 def default_detector_count(shape: tuple[int, int]) -> int:
@@ -46,13 +57,20 @@ def view_angles(views: int) -> np.ndarray:
     return np.arange(int(views), dtype=np.float64) * np.pi / int(views)
 
 
-def forward_project(images: np.ndarray, *, views: int, detectors: int | None = None) -> np.ndarray:
+def forward_project(
+    images: np.ndarray,
+    *,
+    views: int,
+    detectors: int | None = None,
+    method: ProjectorMethod = "sparse",
+) -> np.ndarray:
     """Parallel-beam line integrals of 2D images (Joseph's method), in pixel units.
 
     Args:
         images: Real array whose last two axes are ``(H, W)``.
         views: Number of projection angles over 180 degrees.
         detectors: Detector bins (one pixel wide); default covers the diagonal.
+        method: ``"sparse"`` (fast) or ``"gather"`` (the reference); equal to float32 rounding.
 
     Returns:
         Float32 sinograms.
@@ -63,12 +81,30 @@ def forward_project(images: np.ndarray, *, views: int, detectors: int | None = N
     Shape:
         images: ``(..., H, W)`` -> ``(..., views, detectors)``.
     """
-    import torch
-
     a = np.asarray(images)
     h, w = a.shape[-2:]
     nd = _detectors(detectors, (h, w))
     theta = view_angles(views)
+    _check_method(method)
+    if method == "sparse":
+        from medsr.degrade.ct_sparse import forward_project_sparse
+
+        stack = np.ascontiguousarray(a.reshape(-1, h, w), dtype=np.float32)
+        sino = forward_project_sparse(stack, views=len(theta), detectors=nd)
+        return sino.reshape(*a.shape[:-2], len(theta), nd)
+    return _forward_gather(a, theta, nd)
+
+
+def _check_method(method: str) -> None:
+    if method not in PROJECTOR_METHODS:
+        raise ConfigError(f"unknown projector method {method!r}; use one of {PROJECTOR_METHODS}")
+
+
+def _forward_gather(a: np.ndarray, theta: np.ndarray, nd: int) -> np.ndarray:
+    """The reference projector: per chunk of views, gather the interpolation pairs of all slices."""
+    import torch
+
+    h, w = a.shape[-2:]
     flat = torch.from_numpy(np.ascontiguousarray(a.reshape(-1, h, w), dtype=np.float32))
     t = torch.arange(nd, dtype=torch.float64) - (nd - 1) / 2.0
     out = torch.zeros(flat.shape[0], len(theta), nd, dtype=torch.float32)
@@ -159,7 +195,9 @@ def filter_sinogram(sinogram: np.ndarray, *, filter: FbpFilter = "ramp") -> np.n
     return np.fft.irfft(spec, n=size, axis=-1)[..., :nd]
 
 
-def backproject(sinogram: np.ndarray, *, shape: tuple[int, int]) -> np.ndarray:
+def backproject(
+    sinogram: np.ndarray, *, shape: tuple[int, int], method: ProjectorMethod = "sparse"
+) -> np.ndarray:
     """Sum of the projections smeared back along their rays, times ``pi / views``.
 
     Each pixel reads projection ``v`` at ``t = x cos(theta_v) + y sin(theta_v)`` by linear
@@ -168,18 +206,35 @@ def backproject(sinogram: np.ndarray, *, shape: tuple[int, int]) -> np.ndarray:
     Args:
         sinogram: (Filtered) projections, ``views`` angles over 180 degrees.
         shape: Image ``(H, W)``.
+        method: ``"sparse"`` (fast) or ``"gather"`` (the reference); equal to float32 rounding.
 
     Returns:
         Float32 images.
 
+    Raises:
+        ConfigError: For an unknown method.
+
     Shape:
         sinogram: ``(..., views, detectors)`` -> ``(..., H, W)``.
     """
-    import torch
-
     s = np.asarray(sinogram)
     views, nd = s.shape[-2:]
     h, w = int(shape[0]), int(shape[1])
+    _check_method(method)
+    if method == "sparse":
+        from medsr.degrade.ct_sparse import backproject_sparse
+
+        flat = np.ascontiguousarray(s.reshape(-1, views, nd), dtype=np.float32)
+        return backproject_sparse(flat, shape=(h, w)).reshape(*s.shape[:-2], h, w)
+    return _backproject_gather(s, (h, w))
+
+
+def _backproject_gather(s: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The reference back-projection: per chunk of views, gather for all pixels and slices."""
+    import torch
+
+    views, nd = s.shape[-2:]
+    h, w = shape
     theta = view_angles(views)
     flat = torch.from_numpy(np.ascontiguousarray(s.reshape(-1, views, nd), dtype=np.float32))
     pair, stride, pad = _interp_pairs(flat, margin=math.hypot(h, w) / 2.0)
@@ -200,24 +255,32 @@ def backproject(sinogram: np.ndarray, *, shape: tuple[int, int]) -> np.ndarray:
     return out.numpy().reshape(*s.shape[:-2], h, w)
 
 
-def fbp(sinogram: np.ndarray, *, shape: tuple[int, int], filter: FbpFilter = "ramp") -> np.ndarray:
+def fbp(
+    sinogram: np.ndarray,
+    *,
+    shape: tuple[int, int],
+    filter: FbpFilter = "ramp",
+    method: ProjectorMethod = "sparse",
+) -> np.ndarray:
     """Filtered back-projection of :func:`forward_project` sinograms (pixel units in, per pixel out).
 
     Args:
         sinogram: Line integrals in pixel units.
         shape: Image ``(H, W)``.
         filter: ``ramp``, ``shepp-logan``, ``cosine`` or ``hann``.
+        method: Back-projection ``"sparse"`` (fast) or ``"gather"`` (the reference).
 
     Returns:
         Float32 images (attenuation per pixel; divide by the pixel size for 1/mm).
 
     Raises:
-        ConfigError: For an unknown filter.
+        ConfigError: For an unknown filter or method.
 
     Shape:
         sinogram: ``(..., views, detectors)`` -> ``(..., H, W)`` float32.
     """
-    return backproject(filter_sinogram(sinogram, filter=filter), shape=shape)
+    _check_method(method)
+    return backproject(filter_sinogram(sinogram, filter=filter), shape=shape, method=method)
 
 
 def _detectors(detectors: int | None, shape: tuple[int, int]) -> int:

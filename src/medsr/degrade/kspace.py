@@ -27,6 +27,10 @@ from medsr.errors import ConfigError
 Window: TypeAlias = Literal["none", "hamming", "tukey"]
 WINDOWS: tuple[str, ...] = ("none", "hamming", "tukey")
 
+#: Fewest frequencies a truncated axis of a whole scan may keep (``medsr degrade``, data
+#: consistency): one line (DC alone) makes the image constant along that axis.
+MIN_KSPACE_LINES = 2
+
 
 def kspace_keep_count(n: int, *, factor: float) -> int:
     """Number of frequencies kept on an axis of ``n`` samples by truncation factor ``factor``.

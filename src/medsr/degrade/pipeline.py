@@ -138,3 +138,11 @@ def _validate(stage: Stage) -> None:
         inspect.signature(fn).bind_partial(None, **stage.kwargs)
     except TypeError as exc:
         raise ConfigError(f"stage {stage.name!r}: {exc}; it takes {params[1:]}") from None
+    from medsr.degrade import STAGE_CHECKS
+
+    check = STAGE_CHECKS.get(stage.name)
+    if check is not None:
+        try:
+            check(**stage.kwargs)
+        except ConfigError as exc:
+            raise ConfigError(f"stage {stage.name!r}: {exc}") from None

@@ -33,7 +33,8 @@ def output_length(n: int, factor: int, *, remainder: Remainder = "crop") -> int:
     if remainder == "crop":
         if n < factor:
             raise ConfigError(
-                f"axis of {n} voxels is shorter than factor {factor}; use remainder='pad'"
+                f"axis of {n} voxels is shorter than factor {factor}; use --remainder pad "
+                "(remainder='pad')"
             )
         return n // factor
     if remainder == "pad":

@@ -22,7 +22,13 @@ from medsr.data.volume import Volume
 from medsr.degrade._common import int_factors, per_axis
 from medsr.degrade.ct import CtMode, simulate_low_dose_ct
 from medsr.degrade.ct_projector import FbpFilter
-from medsr.degrade.kspace import Window, kspace_keep_count_zero_edges, truncate_kspace
+from medsr.degrade.kspace import (
+    MIN_KSPACE_LINES,
+    Window,
+    kspace_keep_count,
+    kspace_keep_count_zero_edges,
+    truncate_kspace,
+)
 from medsr.degrade.kspace_augment import gaussian_kspace_filter
 from medsr.degrade.noise import add_gaussian_noise, add_poisson_gaussian_noise, add_rician_noise
 from medsr.degrade.resample import (
@@ -31,9 +37,44 @@ from medsr.degrade.resample import (
     decimation_offsets,
     downsample_area,
     downsample_bicubic,
+    output_length,
 )
 from medsr.degrade.thickness import Profile, simulate_slice_thickness
 from medsr.errors import ConfigError
+
+#: Fewest voxels an axis may keep when a degradation shrinks it: a single voxel would make the
+#: result constant along that axis, one spatial dimension fewer than the input (axes the
+#: degradation leaves alone may be shorter, e.g. ``D == 1`` of a 2D image). The same minimum
+#: holds for the k-space lines a same-grid truncation keeps (:data:`MIN_KSPACE_LINES`).
+MIN_AXIS = 2
+
+
+def check_kept(
+    shape: Sequence[int],
+    kept: Sequence[int],
+    *,
+    what: str,
+    least: int = MIN_AXIS,
+    unit: str = "voxels",
+) -> None:
+    """Refuse a degradation that leaves fewer than ``least`` voxels (or k-space lines) on an axis.
+
+    Args:
+        shape: Input ``(D, H, W)``.
+        kept: What the degradation leaves per axis (voxels, or k-space lines).
+        what: The degradation and its parameter, for the message.
+        least: Minimum for every axis that shrinks (``kept < shape``).
+        unit: What ``kept`` counts, for the message.
+
+    Raises:
+        ConfigError: Naming the axis, what is left and the minimum.
+    """
+    for axis, n, m in zip("DHW", shape, kept, strict=True):
+        if m < n and m < least:
+            raise ConfigError(
+                f"{what} leaves {m} of {n} {unit} on axis {axis} (D, H, W order); at least "
+                f"{least} must remain: use a smaller factor"
+            )
 
 
 def on_new_grid(volume: Volume, array: np.ndarray, affine: np.ndarray) -> Volume:
@@ -88,6 +129,15 @@ def truncate_kspace_volume(
     if edge_divisor is not None:
         divs = per_axis(edge_divisor, 3, name="edge_divisor")
         keep = [kspace_keep_count_zero_edges(n, edge_divisor=e) for n, e in zip(volume.shape, divs)]
+        lines, what = keep, f"k-space truncation with edge_divisor {edge_divisor}"
+    else:
+        facs = per_axis(factor, 3, name="factor")
+        lines = [kspace_keep_count(n, factor=f) for n, f in zip(volume.shape, facs)]
+        what = f"k-space truncation by {factor}"
+    if keep_shape:  # same grid: the kept band needs two lines
+        check_kept(volume.shape, lines, what=what, least=MIN_KSPACE_LINES, unit="k-space lines")
+    else:  # a new grid has one voxel per kept line
+        check_kept(volume.shape, lines, what=what)
     arr = truncate_kspace(
         volume.array,
         spatial_dims=3,
@@ -135,6 +185,8 @@ def downsample_volume(
         ConfigError: For an unknown method or bad factors.
     """
     f = int_factors(factor, 3)
+    kept = [output_length(n, fi, remainder=remainder) for n, fi in zip(volume.shape, f)]
+    check_kept(volume.shape, kept, what=f"downsampling by {factor}")
     if method == "area":
         arr = downsample_area(volume.array, spatial_dims=3, factor=f, remainder=remainder)
     elif method == "bicubic":
@@ -162,6 +214,8 @@ def decimate_volume(
     """
     f = int_factors(factor, 3)
     off = decimation_offsets(offset, f)
+    kept = [len(range(o, n, fi)) for n, fi, o in zip(volume.shape, f, off)]
+    check_kept(volume.shape, kept, what=f"decimation by {factor}")
     arr = decimate(volume.array, spatial_dims=3, factor=f, offset=off)
     step = np.eye(4)
     step[:3, :3] = np.diag(np.asarray(f, dtype=np.float64))
@@ -203,6 +257,9 @@ def slice_thickness_volume(
         raise ConfigError(
             f"spacing_mm {spacing_mm} must be an integer multiple of the current spacing {old:g} mm"
         )
+    kept = list(volume.shape)
+    kept[int(axis)] = output_length(kept[int(axis)], factor, remainder=remainder)
+    check_kept(volume.shape, kept, what=f"slice spacing {spacing_mm} mm")
     arr = simulate_slice_thickness(
         volume.array,
         spatial_dims=3,
@@ -260,7 +317,7 @@ def lowdose_ct_volume(
     dose: float = 0.25,
     i0: float = 1e5,
     sigma_e: float = 0.0,
-    views: int = 720,
+    views: int = 360,
     detectors: int | None = None,
     filter: FbpFilter = "ramp",
     mode: CtMode = "inject",

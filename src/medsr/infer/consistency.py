@@ -107,6 +107,39 @@ def _error(spec_out: np.ndarray, meas: np.ndarray, axes: list[_Axis], lead: int)
     return float(np.linalg.norm(pred - sel_meas)) / (denom if denom > 0 else 1.0)
 
 
+def measured_band(
+    out_shape: tuple[int, ...],
+    meas_shape: tuple[int, ...],
+    keep: Sequence[int] | None = None,
+    factor: float | Sequence[float] | None = None,
+) -> tuple[str, tuple[int, ...]]:
+    """The mode and the measured frequencies per axis that data consistency would use.
+
+    Callers check a request with it before any work (``medsr enhance`` does, before the model
+    runs); :func:`apply_data_consistency` uses it too.
+
+    Returns:
+        ``(mode, counts)``: ``"same-grid"`` or ``"low-resolution"``, and the measured frequencies
+        per spatial axis.
+
+    Raises:
+        ConfigError: For shapes that do not fit, a same-grid request without ``keep`` or
+            ``factor``, or a band that keeps fewer than
+            :data:`~medsr.degrade.kspace.MIN_KSPACE_LINES` lines on a truncated axis.
+    """
+    from medsr.degrade.kspace import MIN_KSPACE_LINES
+
+    mode, counts = _resolve(out_shape, meas_shape, keep, factor)
+    for axis, (m, n) in enumerate(zip(counts, out_shape, strict=True)):
+        if mode == "same-grid" and m < min(n, MIN_KSPACE_LINES):
+            raise ConfigError(
+                f"k-space factor {factor if keep is None else keep} keeps {m} of {n} lines on "
+                f"spatial axis {axis}; at least {MIN_KSPACE_LINES} must be measured: use a smaller "
+                "factor"
+            )
+    return mode, counts
+
+
 def _resolve(
     out_shape: tuple[int, ...],
     meas_shape: tuple[int, ...],
@@ -175,7 +208,7 @@ def apply_data_consistency(
     meas_shape = tuple(int(n) for n in meas_img.shape[lead:])
     if out.shape[:lead] != meas_img.shape[:lead] or len(meas_shape) != spatial_dims:
         raise ConfigError(f"output {out.shape} and input {meas_img.shape} do not match")
-    mode, counts = _resolve(out_shape, meas_shape, keep, factor)
+    mode, counts = measured_band(out_shape, meas_shape, keep, factor)
     fft_axes = tuple(range(lead, out.ndim))
     axes = _axes(out_shape, meas_shape, counts)
     meas = np.fft.fftn(meas_img.astype(np.float64), axes=fft_axes)

@@ -44,6 +44,32 @@ def _template(volume: Volume) -> Any:
         return None
 
 
+def _source_description(volume: Volume, template: Any) -> str:
+    """The source series' SeriesDescription (from the reader's record or its first file)."""
+    text = volume.meta.get("SeriesDescription")
+    if not text and template is not None:
+        text = template.get("SeriesDescription")
+    return " ".join(str(text or "").split())
+
+
+def series_description(source: str, description: str) -> str:
+    """``"<source> | <description>"``, at most 64 characters (DICOM LO).
+
+    The source's own text comes first, as a viewer's series list shows it; when the two do not
+    fit, the source is shortened so that medsr's part stays whole (the full text of both is also
+    in DerivationDescription), down to 12 characters of the source.
+    """
+    if not source:
+        return description[:64]
+    joined = f"{source} | {description}"
+    if len(joined) <= 64:
+        return joined
+    room = 64 - 3 - len(description)
+    if room >= 12:
+        return f"{source[: room - 1].rstrip()}~ | {description}"
+    return joined[:64]
+
+
 def _slice_layout(volume: Volume) -> tuple[tuple[int, int, int], tuple[bool, bool, bool]]:
     """Volume axes used as (slice, row, column) and whether each is reversed."""
     ornt = volume.meta.get("dicom_ornt")
@@ -89,7 +115,8 @@ def write_dicom_series(
     Args:
         volume: Single-channel volume (CT in HU).
         folder: Destination folder (the caller makes it atomic).
-        description: SeriesDescription.
+        description: What medsr did; it extends the source's SeriesDescription (see
+            :func:`series_description`).
         derivation: DerivationDescription (which model, which options).
 
     Returns:
@@ -115,6 +142,9 @@ def write_dicom_series(
     arr, lps = _reindex(volume)
     stored, slope = _encode(arr, volume.modality)
     template = _template(volume)
+    source = _source_description(volume, template)
+    if source:
+        derivation = f"{derivation}; source series: {source}"
     series_uid = generate_uid()
     study_uid = generate_uid()
     frame_uid = generate_uid()
@@ -147,7 +177,7 @@ def write_dicom_series(
         ds.SeriesInstanceUID = series_uid
         ds.Modality = volume.modality if volume.modality in ("CT", "MR") else "OT"
         ds.SeriesNumber = int(template.get("SeriesNumber", 0) or 0) + 1000 if template else 1000
-        ds.SeriesDescription = description[:64]
+        ds.SeriesDescription = series_description(source, description)
         ds.ImageType = ["DERIVED", "SECONDARY"]
         ds.DerivationDescription = derivation[:1024]
         ds.ContentDate, ds.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")

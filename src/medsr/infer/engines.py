@@ -111,10 +111,7 @@ def load_torch_checkpoint(
     if gan_weight is not None:
         source["gan_weight"] = float(gan_weight)
         source["psnr_partner"] = partner
-    try:
-        model = ckpt.build_model()
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise InputError(p, f"checkpoint does not build its model: {exc}") from None
+    model = ckpt.build_model()  # InputError naming the file when it does not build
     return ckpt, model, ModelSpec.from_checkpoint(ckpt, source=source)
 
 

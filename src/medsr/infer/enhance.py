@@ -1,7 +1,9 @@
 """``medsr enhance`` as a library function: read, enhance, (data consistency), write with a record.
 
 Every output is written atomically together with its JSON sidecar (both or neither). Existing
-outputs are refused before any work unless ``overwrite``. Scans are processed in order; on an
+outputs are refused before any work unless ``overwrite``, and so are outputs another run is
+writing (each output is claimed for the whole run: :func:`medsr.io.atomic.claim_outputs`). A
+result with NaN/Inf voxels is refused before it is written. Scans are processed in order; on an
 error the outputs already written stay complete and the error is raised (one line, exit 2 in the
 CLI).
 """
@@ -10,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ class EnhanceOptions:
     """
 
     engine: str = "torch"
-    axis: int = 0
+    axis: int | None = None  # 2D models: None runs them in the acquired plane (infer/plane.py)
     window: int | tuple[int, ...] | None = None
     overlap: float = 0.25
     blend: str = "gaussian"
@@ -50,6 +50,7 @@ class EnhanceOptions:
     force: bool = False
     dicom_out: bool = False
     modality: str | None = None
+    slice_tolerance: float | None = None
     overwrite: bool = False
     gan_weight: float | None = None
     adapt: int = 0
@@ -59,27 +60,6 @@ class EnhanceOptions:
     save_adapted: str | os.PathLike[str] | None = None
     progress: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@contextlib.contextmanager
-def _atomic_dir(target: Path, *, overwrite: bool) -> Iterator[Path]:
-    """A temporary folder renamed to ``target`` on success (an old one is replaced)."""
-    if target.exists() and not overwrite:
-        raise MedsrError(f"{target}: already exists; pass --overwrite to replace it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():
-            old = target.with_name(f".{target.name}.old{os.getpid()}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _write_image(volume: Volume, tmp: Path, ext: str, description: str) -> None:
@@ -150,7 +130,7 @@ def _adapt_options(opt: EnhanceOptions, *, n_jobs: int) -> Any:
     if opt.save_adapted is not None:
         if n_jobs != 1:
             raise ConfigError(f"--save-adapted writes one checkpoint: give one input, not {n_jobs}")
-        if Path(opt.save_adapted).exists() and not opt.overwrite:
+        if os.path.lexists(opt.save_adapted) and not opt.overwrite:
             raise MedsrError(f"{opt.save_adapted}: already exists; pass --overwrite to replace it")
     from medsr.infer.adapt import AdaptOptions
 
@@ -223,31 +203,62 @@ def enhance_files(
     Raises:
         InputError: Bad inputs or model (missing, foreign or unsafe checkpoint, 3D model on a 2D
             image, modality mismatch without ``force``).
-        MedsrError: An output exists and ``overwrite`` is off.
+        MedsrError: An output exists and ``overwrite`` is off, another run is writing it, its
+            folder cannot be written, or the model produced NaN/Inf voxels.
         ConfigError: Bad option combinations.
     """
-    import torch
-
-    from medsr.infer.consistency import apply_data_consistency
-    from medsr.infer.engines import load_engine
-    from medsr.infer.predictor import ModalityWarning, Predictor
-    from medsr.io import read_volume
-    from medsr.io.atomic import atomic_path
-    from medsr.io.dispatch import extension
-    from medsr.io.sidecar import write_json_sidecar
+    from medsr.io.atomic import claim_outputs
 
     opt = options or EnhanceOptions()
     jobs = plan(inputs, output, dicom_out=opt.dicom_out)
-    if not opt.overwrite:
-        for job in jobs:
-            for p in (job.output, job.sidecar):
-                if p.exists():
-                    raise MedsrError(f"{p}: already exists; pass --overwrite to replace it")
-    if opt.device and opt.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {opt.device!r} asked, but CUDA is not available here")
+    targets = [p for job in jobs for p in (job.output, job.sidecar)]
+    if opt.save_adapted is not None and opt.adapt > 0:
+        targets.append(Path(opt.save_adapted))
+    with claim_outputs(targets, overwrite=opt.overwrite):  # before any work: refused at once
+        return _enhance_jobs(jobs, model=model, opt=opt)
+
+
+def _check_output(job: Job, result: Volume) -> None:
+    """Refuse a result with NaN/Inf voxels before anything is written."""
+    finite = np.isfinite(result.array)
+    if not finite.all():
+        bad = int(finite.size - np.count_nonzero(finite))
+        raise MedsrError(
+            f"{job.source}: the model produced {bad} NaN/Inf voxels of {finite.size}; nothing "
+            f"was written to {job.output} (the checkpoint may be damaged, or the input far "
+            "outside the intensities it was trained on)"
+        )
+
+
+def _enhance_jobs(
+    jobs: list[Job], *, model: str | os.PathLike[str], opt: EnhanceOptions
+) -> list[dict[str, Any]]:
+    """The work of :func:`enhance_files` once its outputs are claimed."""
+    import torch
+
+    from medsr.infer.consistency import apply_data_consistency, measured_band
+    from medsr.infer.engines import load_engine
+    from medsr.infer.plane import chosen_plane
+    from medsr.infer.predictor import ModalityWarning, Predictor
+    from medsr.io import read_volume
+    from medsr.io.atomic import atomic_dir, atomic_path
+    from medsr.io.dispatch import extension
+    from medsr.io.memory import memory_plan
+    from medsr.io.sidecar import write_json_sidecar
+    from medsr.memory import enhance_plan
+
+    if opt.device is not None:
+        from medsr.devices import parse_device
+
+        parse_device(opt.device)  # a bad name or a missing GPU is refused before any work
     if opt.bf16 and opt.engine != "torch":
         raise ConfigError(
             "--bf16 is for the torch engine; ONNX Runtime runs the exported precision"
+        )
+    if opt.kspace_factor is not None and not opt.data_consistency:
+        raise ConfigError(
+            "--kspace-factor gives the input's k-space truncation for --data-consistency; "
+            "pass --data-consistency too, or leave the factor out"
         )
     aopt = _adapt_options(opt, n_jobs=len(jobs))
     ckpt = None
@@ -260,7 +271,12 @@ def enhance_files(
         from medsr.infer.engines import load_torch_checkpoint
 
         ckpt, net, spec = load_torch_checkpoint(model, gan_weight=opt.gan_weight)
-        check_adaptable(spec, axis=opt.axis)
+        check_adaptable(spec, axis=opt.axis if opt.axis is not None else 0)
+    if isinstance(opt.window, tuple) and len(opt.window) != spec.spatial_dims:
+        raise ConfigError(
+            f"--window takes 1 value or {spec.spatial_dims} (one per axis of this "
+            f"{spec.spatial_dims}D model), got {len(opt.window)}"
+        )
     if opt.data_consistency and spec.modality != "MR":
         raise ConfigError(
             f"data consistency is for MRI k-space models; this model is {spec.modality}"
@@ -269,7 +285,7 @@ def enhance_files(
     if kfactor is None:
         kfactor = spec.source.get("kspace_factor")  # recorded by the training config, if at all
 
-    def make_predictor(module: Any) -> Predictor:
+    def make_predictor(module: Any, axis: int) -> Predictor:
         return Predictor(
             module,
             spec=spec,
@@ -278,19 +294,38 @@ def enhance_files(
             blend=opt.blend,  # type: ignore[arg-type]
             batch_size=opt.batch_size,
             exact=opt.exact,
-            axis=opt.axis,
+            axis=axis,
             device=opt.device,
             amp_dtype=torch.bfloat16 if opt.bf16 else None,
             accumulate_dtype=torch.float32 if opt.accumulate == "float32" else torch.float64,
         )
 
-    predictor = make_predictor(net)
+    plan = enhance_plan(
+        name=spec.name,
+        spatial_dims=spec.spatial_dims,
+        scale=spec.scale,
+        accumulate=opt.accumulate,
+        data_consistency=opt.data_consistency,
+        adapt=aopt is not None,
+        window=opt.window,
+    )
+    predictors: dict[int, Predictor] = {}  # one per slice axis a 2D model runs along
     records = []
     for job in jobs:
         t0 = time.perf_counter()
-        vol = read_volume(job.source, modality=opt.modality)
+        with memory_plan(plan):  # an image whose enhancement cannot fit is refused unread
+            vol = read_volume(
+                job.source, modality=opt.modality, slice_tolerance=opt.slice_tolerance
+            )
         if opt.modality is not None:
             vol.meta["modality_given"] = True
+        plane = chosen_plane(vol, opt.axis)
+        if plane.axis not in predictors:
+            predictors[plane.axis] = make_predictor(net, plane.axis)
+        predictor = predictors[plane.axis]
+        if opt.data_consistency:  # a band the input cannot have is refused before the model runs
+            out_shape = tuple(n * s for n, s in zip(vol.shape, predictor.volume_scale(vol)))
+            measured_band(out_shape, tuple(vol.shape), factor=kfactor)
         run, adaptation = predictor, None
         if aopt is not None:
             from medsr.infer.adapt import adapt_model
@@ -298,17 +333,19 @@ def enhance_files(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ModalityWarning)
                 predictor.check(vol, force=opt.force)  # refuse before adapting
-            adapted, areport = adapt_model(net, spec, vol, aopt, axis=opt.axis, device=opt.device)
+            adapted, areport = adapt_model(net, spec, vol, aopt, axis=plane.axis, device=opt.device)
             adaptation = {**areport.to_dict(), "input_sha256": _input_digest(job.source)}
             if opt.save_adapted is not None:
                 adaptation["saved"] = str(
                     _save_adapted(ckpt, adapted, model, adaptation, opt.save_adapted, opt)
                 )
-            run = make_predictor(adapted)
+            run = make_predictor(adapted, plane.axis)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ModalityWarning)  # recorded in the sidecar instead
             result = run(vol, force=opt.force)
         record = _record(job, vol, result, spec, run)
+        if spec.spatial_dims == 2:
+            record["plane"] = plane.to_dict()
         if adaptation is not None:
             record["adaptation"] = adaptation
         if opt.data_consistency:
@@ -317,6 +354,7 @@ def enhance_files(
             )
             result = result.with_array(fixed)
             record["data_consistency"] = report.to_dict()
+        _check_output(job, result)
         sha = str(spec.source.get("sha256") or "")[:10]
         sd, sh, sw = record["scale"]
         description = f"medsr {spec.name} x{sd}x{sh}x{sw} {sha}"
@@ -327,7 +365,7 @@ def enhance_files(
             if opt.dicom_out:
                 from medsr.infer.dicom_out import write_dicom_series
 
-                tmp = stack.enter_context(_atomic_dir(job.output, overwrite=opt.overwrite))
+                tmp = stack.enter_context(atomic_dir(job.output, overwrite=opt.overwrite))
                 tside = stack.enter_context(atomic_path(job.sidecar, overwrite=opt.overwrite))
                 derivation = f"{description}; options {run.options()}"
                 write_dicom_series(result, tmp, description=description, derivation=derivation)

@@ -132,7 +132,7 @@ def export_model(
     side = export_sidecar_path(out)
     if not overwrite:
         for p in (out, side):
-            if p.exists():
+            if os.path.lexists(p):
                 raise MedsrError(f"{p}: already exists; pass --overwrite to replace it")
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.build_model()

@@ -37,6 +37,11 @@ from medsr.infer.spec import ModelSpec
 Net = Callable[[torch.Tensor], torch.Tensor]
 
 
+#: Fewest voxels along each axis a network runs along (a 3D model: D, H and W; a 2D model: the
+#: two axes of its slices). Below it the input has fewer spatial dimensions than the model needs.
+MIN_MODEL_AXIS = 2
+
+
 class ModalityWarning(UserWarning):
     """The input's modality differs from the model's and ``force=True`` let it through."""
 
@@ -200,6 +205,32 @@ class Predictor:
             out[a] = s
         return out[0], out[1], out[2]
 
+    def _check_extent(self, volume: Volume, path: str) -> None:
+        """Refuse an input with fewer spatial dimensions than the network runs along.
+
+        A 3D model runs along D, H and W, a 2D model along the two axes of its slices; each of
+        them needs at least :data:`MIN_MODEL_AXIS` voxels (a 1D profile is not an image).
+        """
+        shape = tuple(int(n) for n in volume.shape)
+        if self.spec.spatial_dims == 3:
+            axes = [0, 1, 2]
+        else:
+            slice_axis = 0 if volume.is_2d else self.axis
+            axes = [a for a in range(3) if a != slice_axis]
+        short = [a for a in axes if shape[a] < MIN_MODEL_AXIS]
+        if not short:
+            return
+        names = " x ".join("DHW"[a] for a in axes)
+        sizes = " x ".join(str(shape[a]) for a in axes)
+        other_plane = self.spec.spatial_dims == 2 and not volume.is_2d
+        other_plane = other_plane and sum(n >= MIN_MODEL_AXIS for n in shape) >= 2
+        raise InputError(
+            path,
+            f"image of shape {shape} (D, H, W) has {sizes} voxels along {names}; a "
+            f"{self.spec.spatial_dims}D model needs at least {MIN_MODEL_AXIS} along each"
+            + (" (choose another slice axis with --axis)" if other_plane else ""),
+        )
+
     def check(self, volume: Volume, *, force: bool = False) -> list[str]:
         """Refuse inputs the model cannot take; return warnings for the ones ``force`` lets by.
 
@@ -215,6 +246,7 @@ class Predictor:
             )
         if spec.spatial_dims == 2 and volume.is_2d and self.axis != 0:
             raise InputError(path, f"a 2D image has no slice axis {self.axis}; use axis 0")
+        self._check_extent(volume, path)
         if volume.channels != spec.in_channels:
             raise InputError(
                 path, f"{volume.channels} channels; the model takes {spec.in_channels}"

@@ -49,17 +49,24 @@ def available_memory() -> int:
         return 2**36
 
 
-def check_size(path: Path, shape: tuple[int, ...], itemsize: int = 4) -> None:
+def check_size(path: Path, shape: tuple[int, ...], itemsize: float = 4) -> None:
     """Refuse shapes with zero-size axes or more voxels than can be held, before allocating.
+
+    The memory needed is the larger of the read's own peak (``itemsize`` per voxel) and the peak
+    of the work the caller declared with :func:`medsr.io.memory.memory_plan` (the whole
+    pipeline after the read); it is compared with the memory available now.
 
     Args:
         path: The file, for the message.
         shape: Shape declared by the file's header.
-        itemsize: Bytes per voxel of the array that will be built (float32 by default).
+        itemsize: Peak bytes per voxel while reading: the float32 array built (4) plus what the
+            reader holds beside it at its peak (the raw data it converts, say).
 
     Raises:
         InputError: For a zero-size axis or a size above :data:`MAX_VOXELS` or available memory.
     """
+    from medsr.io.memory import current_plan
+
     if any(int(n) <= 0 for n in shape):
         raise InputError(path, f"image has a zero-size axis: shape {tuple(shape)}")
     n = 1
@@ -69,10 +76,17 @@ def check_size(path: Path, shape: tuple[int, ...], itemsize: int = 4) -> None:
         raise InputError(
             path, f"header claims {n} voxels {tuple(shape)}, above the {MAX_VOXELS} limit"
         )
-    need = n * itemsize
-    if need > available_memory():
+    need, what = n * float(itemsize), "to read it"
+    plan = current_plan()
+    if plan is not None and plan.need(shape) > need:
+        need, what = plan.need(shape), f"for {plan.what}"
+    free = available_memory()
+    if need > free:
         raise InputError(
-            path, f"image {tuple(shape)} needs {need / 2**30:.1f} GiB; not enough memory"
+            path,
+            f"image {tuple(shape)} needs about {need / 2**30:.1f} GiB of memory {what}, "
+            f"{free / 2**30:.1f} GiB are available; crop or downsample it, or use a machine "
+            "with more memory",
         )
 
 
@@ -80,7 +94,7 @@ def check_finite(array: np.ndarray, path: Path, *, allow_nonfinite: bool) -> Non
     """Raise unless the array is finite (or ``allow_nonfinite`` is set).
 
     Raises:
-        InputError: With the number of NaN/Inf voxels and how to accept them.
+        InputError: With the number of NaN/Inf voxels and how to fix the file.
     """
     if allow_nonfinite or array.dtype.kind not in "fc":
         return
@@ -88,7 +102,9 @@ def check_finite(array: np.ndarray, path: Path, *, allow_nonfinite: bool) -> Non
     if not finite.all():
         bad = int(finite.size - np.count_nonzero(finite))
         raise InputError(
-            path, f"{bad} NaN/Inf voxels; fix the file or read with allow_nonfinite=True"
+            path,
+            f"{bad} NaN/Inf voxels of {finite.size}; replace them with finite values (e.g. 0) "
+            "and save the file again",
         )
 
 

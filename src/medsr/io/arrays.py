@@ -9,6 +9,11 @@ of arrays; anything else is refused.
 Attenuation: some paired data sets store linear attenuation ``mu`` (1/mm) instead of HU. With
 ``attenuation=True`` they are converted by ``HU = (mu - mu_water) * 1000 / mu_water`` with
 ``mu_water`` = :data:`medsr.conventions.MU_WATER_PER_MM` (0.0192 /mm, about 70 keV) unless given.
+
+Slice axis: a 3D array is read as ``(D, H, W)`` with slices along its first axis. Stacks saved
+slice-last, such as the DFGAN data's ``(H, W, N)`` arrays, need ``slice_axis=2`` (or -1): that
+axis is moved to the front, so the volume is ``(N, H, W)`` and each slice keeps its ``(H, W)``.
+A 2D array is one slice whatever ``slice_axis`` says.
 """
 
 from __future__ import annotations
@@ -40,12 +45,17 @@ def _as_volume(
     unit: str,
     allow_nonfinite: bool,
     reader: str,
+    slice_axis: int = 0,
 ) -> Volume:
     a = np.asarray(arr)
     if a.dtype.kind not in "biuf":
         raise InputError(path, f"{what} has dtype {a.dtype}; expected a real numeric array")
     if a.ndim not in (2, 3):
         raise InputError(path, f"{what} has shape {a.shape}; expected a 2D or 3D array")
+    if a.ndim == 3 and slice_axis not in (0, 1, 2, -1, -2, -3):
+        raise InputError(path, f"slice_axis must be 0, 1 or 2 (or -1), got {slice_axis}")
+    if a.ndim == 3 and slice_axis % 3:
+        a = np.moveaxis(a, slice_axis, 0)
     check_size(path, a.shape)
     out = a.astype(np.float32)
     check_finite(out, path, allow_nonfinite=allow_nonfinite)
@@ -54,7 +64,9 @@ def _as_volume(
         sp = (1.0, *sp)
     if len(sp) != 3:
         raise InputError(path, f"spacing {spacing!r} must have 2 or 3 entries")
-    meta = {"path": str(path), "reader": reader, "key": what}
+    meta: dict[str, Any] = {"path": str(path), "reader": reader, "key": what}
+    if a.ndim == 3 and slice_axis % 3:
+        meta["slice_axis"] = slice_axis % 3
     if spacing is None:
         meta["note"] = "no geometry in the file: 1 mm spacing assumed"
     return Volume.from_array(out, spacing=sp, modality=modality, unit=unit, meta=meta)
@@ -145,6 +157,7 @@ def read_array(
     spacing: Sequence[float] | None = None,
     modality: str | None = None,
     allow_nonfinite: bool = False,
+    slice_axis: int = 0,
 ) -> Volume:
     """Read a 2D or 3D array from ``.npy`` or ``.npz`` (or one array of a paired dict).
 
@@ -154,6 +167,7 @@ def read_array(
         spacing: ``(sd, sh, sw)`` or ``(sh, sw)`` mm; default 1 mm.
         modality: ``"MR"`` (default), ``"CT"`` (values taken as HU) or ``"XR"``.
         allow_nonfinite: Keep NaN/Inf values.
+        slice_axis: Axis of a 3D array along which its slices are stacked (module docstring).
 
     Returns:
         A volume with an axis-aligned affine.
@@ -173,13 +187,21 @@ def read_array(
         if key is None:
             key = "f_nd" if "f_nd" in names else (names[0] if len(names) == 1 else None)
         if key is None or key not in names:
-            raise InputError(p, f"choose an array with key=; the file holds {names}")
+            if key is not None:
+                raise InputError(p, f"no array {key!r} in the file; it holds {names}")
+            if not names:
+                raise InputError(p, "the file holds no array")
+            raise InputError(
+                p,
+                f"the file holds several arrays {names} and none is the default 'f_nd'; "
+                "save the one to use as its own .npy",
+            )
         arr, name = obj[key], key
     mod = modality or ("CT" if name in PAIRED_KEYS else "MR")
     unit = UNIT_HU if mod == "CT" else UNIT_ARBITRARY
     return _as_volume(
         arr, p, what=name, spacing=spacing, modality=mod, unit=unit,
-        allow_nonfinite=allow_nonfinite, reader="numpy",
+        allow_nonfinite=allow_nonfinite, reader="numpy", slice_axis=slice_axis,
     )  # fmt: skip
 
 
@@ -190,15 +212,21 @@ def read_paired_ct(
     mu_water: float = MU_WATER_PER_MM,
     spacing: Sequence[float] | None = None,
     allow_nonfinite: bool = False,
+    slice_axis: int = 0,
 ) -> tuple[Volume, Volume]:
     """Read paired normal-/quarter-dose CT stored as ``{'f_nd': ..., 'f_qd': ...}``.
+
+    The DFGAN data (``(H, W, N)`` arrays of linear attenuation) reads with
+    ``attenuation=True, slice_axis=2``.
 
     Args:
         path: ``.npz`` with arrays ``f_nd`` and ``f_qd``, or ``.npy`` holding a pickled dict.
         attenuation: The arrays hold linear attenuation in 1/mm; convert them to HU.
         mu_water: Attenuation of water in 1/mm for that conversion.
-        spacing: ``(sd, sh, sw)`` or ``(sh, sw)`` mm; default 1 mm.
+        spacing: ``(sd, sh, sw)`` or ``(sh, sw)`` mm, in the order after ``slice_axis`` is
+            moved to the front; default 1 mm.
         allow_nonfinite: Keep NaN/Inf values.
+        slice_axis: Axis of 3D arrays along which the slices are stacked (2 for ``(H, W, N)``).
 
     Returns:
         ``(normal_dose, quarter_dose)`` CT volumes in HU.
@@ -226,7 +254,7 @@ def read_paired_ct(
             arr = (arr - mu_water) * 1000.0 / mu_water
         vol = _as_volume(
             arr, p, what=k, spacing=spacing, modality="CT", unit=UNIT_HU,
-            allow_nonfinite=allow_nonfinite, reader="paired_ct",
+            allow_nonfinite=allow_nonfinite, reader="paired_ct", slice_axis=slice_axis,
         )  # fmt: skip
         vol.meta.update(
             dose="normal" if k == "f_nd" else "quarter", attenuation_converted=attenuation

@@ -24,6 +24,7 @@ from medsr.conventions import UNIT_ARBITRARY, UNIT_HU
 from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import canonical_dhw, check_file, check_finite, check_size
+from medsr.io.dicom_gaps import check_instances, check_slice_tolerance, check_spacing, instance
 
 _XR = {"CR", "DX", "RG", "XA", "RF", "MG", "PX", "IO", "DF"}
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
@@ -147,31 +148,55 @@ def _check_consistent(datasets: Sequence[tuple[str, Any]], source: Path) -> None
 
 
 def _sort_by_position(
-    datasets: Sequence[tuple[str, Any]], source: Path
+    datasets: Sequence[tuple[str, Any]], source: Path, tolerance: float | None = None
 ) -> tuple[list[tuple[str, Any]], np.ndarray | None]:
     """Slices in order along the normal and the mean slice step (LPS mm); by InstanceNumber when
-    positions are missing (step None)."""
+    positions are missing (step None). Gaps are refused (:func:`~medsr.io.dicom_gaps.check_spacing`)."""
     iop = _orientation(datasets[0][1])
     ipps = [_floats(ds, "ImagePositionPatient", 3) for _, ds in datasets]
     if iop is None or any(p is None for p in ipps):
-        ordered = sorted(datasets, key=lambda t: (int(t[1].get("InstanceNumber", 0) or 0), t[0]))
+        ordered = sorted(datasets, key=lambda t: (instance(t[1]) or 0, t[0]))
+        check_instances(ordered, source)
         return ordered, None
     normal = np.cross(iop[:3], iop[3:])
     keyed = sorted(
         ((float(normal @ p), i) for i, p in enumerate(ipps) if p is not None), key=lambda t: t[0]
     )
-    gaps = np.diff([k for k, _ in keyed])
-    if np.any(gaps < 1e-3):
+    z = np.asarray([key for key, _ in keyed])
+    if np.any(np.diff(z) < 1e-3):
         raise InputError(
             source, "two slices share a position (several echoes/phases?); pass one series"
         )
-    if gaps.max() - gaps.min() > 0.01 + 0.01 * gaps.mean():
-        lo, hi = gaps.min(), gaps.max()
-        raise InputError(source, f"uneven slice spacing {lo:.3g}..{hi:.3g} mm (missing slices?)")
     order = [i for _, i in keyed]
+    ordered = [datasets[i] for i in order]
+    check_spacing(ordered, z, normal, source, tolerance)
     first, last = ipps[order[0]], ipps[order[-1]]
     assert first is not None and last is not None
-    return [datasets[i] for i in order], (last - first) / (len(order) - 1)
+    return ordered, (last - first) / (len(order) - 1)
+
+
+def image_datasets(found: Sequence[tuple[str, Any]], source: Path) -> list[tuple[str, Any]]:
+    """The datasets of ``found`` that hold an image; others (DICOMDIR, reports) are left out.
+
+    Raises:
+        InputError: Naming a file that is a slice of the series (image geometry, same
+            SeriesInstanceUID) but carries no pixel data: dropping it would leave a gap.
+    """
+    images = [(n, ds) for n, ds in found if "PixelData" in ds and "Rows" in ds]
+    uids = {str(ds.get("SeriesInstanceUID", "")) for _, ds in images}
+    for name, ds in found:
+        if "PixelData" in ds and "Rows" in ds:
+            continue
+        slice_like = "Rows" in ds or "ImagePositionPatient" in ds
+        if slice_like and images and str(ds.get("SeriesInstanceUID", "")) in uids:
+            number = instance(ds)
+            which = f" (InstanceNumber {number})" if number is not None else ""
+            raise InputError(
+                source / name,
+                f"slice of the series without pixel data{which}; the volume would have a gap: "
+                "restore the file",
+            )
+    return images
 
 
 def assemble_series(
@@ -180,6 +205,7 @@ def assemble_series(
     *,
     modality: str | None = None,
     allow_nonfinite: bool = False,
+    slice_tolerance: float | None = None,
 ) -> Volume:
     """Build one volume from the datasets of one series.
 
@@ -188,12 +214,15 @@ def assemble_series(
         source: Folder or archive they came from (for messages and ``meta["path"]``).
         modality: Override of the ``Modality`` tag.
         allow_nonfinite: Keep NaN/Inf values.
+        slice_tolerance: How far (mm) a slice gap may differ from the mean spacing; default: what
+            the rounding of the written positions explains (their decimal places).
 
     Returns:
         The stacked, reoriented volume.
 
     Raises:
-        InputError: For no slices, several series, inconsistent slices or duplicate positions.
+        InputError: For no slices, several series, inconsistent slices, duplicate positions,
+            a missing slice (named) or uneven spacing beyond the tolerance.
 
     Shape:
         array: ``(1, D, H, W)``.
@@ -207,9 +236,10 @@ def assemble_series(
         return read_dataset(
             datasets[0][1], source, modality=modality, allow_nonfinite=allow_nonfinite
         )
+    check_slice_tolerance(slice_tolerance, source)
     first = datasets[0][1]
     _check_consistent(datasets, source)
-    ordered, step = _sort_by_position(datasets, source)
+    ordered, step = _sort_by_position(datasets, source, slice_tolerance)
     affine, from_file = _slice_affine(ordered[0][1], len(ordered), step)
     mod = dicom_modality(first, modality, source)
     check_size(source, (len(ordered), int(first.Rows), int(first.Columns)))
@@ -320,7 +350,11 @@ def read_dicom_file(
 
 
 def read_dicom_series(
-    folder: str | os.PathLike[str], *, modality: str | None = None, allow_nonfinite: bool = False
+    folder: str | os.PathLike[str],
+    *,
+    modality: str | None = None,
+    allow_nonfinite: bool = False,
+    slice_tolerance: float | None = None,
 ) -> Volume:
     """Read a folder holding the DICOM files of one series (files that are not DICOM are skipped).
 
@@ -328,12 +362,15 @@ def read_dicom_series(
         folder: The series folder (not searched recursively).
         modality: Override of the ``Modality`` tag.
         allow_nonfinite: Keep NaN/Inf values.
+        slice_tolerance: Accepted deviation (mm) of a slice gap from the mean spacing; default:
+            what the rounding of the written positions explains.
 
     Returns:
         The sorted, rescaled and reoriented volume.
 
     Raises:
-        InputError: For an empty folder, several series or inconsistent slices.
+        InputError: For an empty folder, several series, inconsistent slices, a slice without
+            pixel data or a missing slice (named), or uneven spacing.
 
     Shape:
         array: ``(1, D, H, W)``.
@@ -346,8 +383,15 @@ def read_dicom_series(
         if not f.is_file() or f.name.startswith(".") or f.stat().st_size == 0:
             continue
         ds = _dcmread(f)
-        if ds is not None and "PixelData" in ds and "Rows" in ds:
+        if ds is not None:
             datasets.append((f.name, ds))
+    datasets = image_datasets(datasets, root)
     if not datasets:
         raise InputError(root, "folder holds no DICOM image files")
-    return assemble_series(datasets, root, modality=modality, allow_nonfinite=allow_nonfinite)
+    return assemble_series(
+        datasets,
+        root,
+        modality=modality,
+        allow_nonfinite=allow_nonfinite,
+        slice_tolerance=slice_tolerance,
+    )

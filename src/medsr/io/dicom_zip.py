@@ -9,11 +9,15 @@ import zipfile
 from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import check_file
-from medsr.io.dicom import _dcmread, assemble_series
+from medsr.io.dicom import _dcmread, assemble_series, image_datasets
 
 
 def read_dicom_zip(
-    path: str | os.PathLike[str], *, modality: str | None = None, allow_nonfinite: bool = False
+    path: str | os.PathLike[str],
+    *,
+    modality: str | None = None,
+    allow_nonfinite: bool = False,
+    slice_tolerance: float | None = None,
 ) -> Volume:
     """Read the one DICOM series held in a zip file.
 
@@ -21,12 +25,14 @@ def read_dicom_zip(
         path: The ``.zip`` archive; folders inside it are flattened.
         modality: Override of the ``Modality`` tag.
         allow_nonfinite: Keep NaN/Inf values.
+        slice_tolerance: Accepted deviation (mm) of a slice gap from the mean spacing.
 
     Returns:
         The series as a volume (see :func:`medsr.io.dicom.read_dicom_series`).
 
     Raises:
-        InputError: For a bad archive, no DICOM members or several series.
+        InputError: For a bad archive, no DICOM members, several series, a slice without pixel
+            data or a missing slice.
 
     Shape:
         array: ``(1, D, H, W)``.
@@ -39,10 +45,17 @@ def read_dicom_zip(
                 if info.is_dir() or info.file_size == 0:
                     continue
                 ds = _dcmread(io.BytesIO(zf.read(info)))
-                if ds is not None and "PixelData" in ds and "Rows" in ds:
+                if ds is not None:
                     datasets.append((info.filename, ds))
     except (zipfile.BadZipFile, OSError) as exc:
         raise InputError(p, f"not a readable zip archive ({exc})") from None
+    datasets = image_datasets(datasets, p)
     if not datasets:
         raise InputError(p, "zip archive holds no DICOM image files")
-    return assemble_series(datasets, p, modality=modality, allow_nonfinite=allow_nonfinite)
+    return assemble_series(
+        datasets,
+        p,
+        modality=modality,
+        allow_nonfinite=allow_nonfinite,
+        slice_tolerance=slice_tolerance,
+    )

@@ -52,6 +52,7 @@ def read_volume(
     modality: str | None = None,
     key: str | None = None,
     allow_nonfinite: bool = False,
+    slice_tolerance: float | None = None,
 ) -> Volume:
     """Read any supported file (or DICOM series folder) as a :class:`~medsr.data.Volume`.
 
@@ -60,6 +61,8 @@ def read_volume(
         modality: ``"MR"``, ``"CT"`` or ``"XR"``; overrides the file's (DICOM) or the default (MR).
         key: Dataset / array name for HDF5 and NPZ files.
         allow_nonfinite: Keep NaN/Inf voxels instead of refusing the file.
+        slice_tolerance: DICOM series (folder or zip): accepted deviation (mm) of a slice gap from
+            the mean spacing; default: what the rounding of the written positions explains.
 
     Returns:
         Float32 volume with spacing, RAS+ affine, modality and unit; ``meta`` has ``path`` and
@@ -77,7 +80,9 @@ def read_volume(
     if p.is_dir():
         from medsr.io.dicom import read_dicom_series
 
-        return read_dicom_series(p, modality=modality, allow_nonfinite=allow_nonfinite)
+        return read_dicom_series(
+            p, modality=modality, allow_nonfinite=allow_nonfinite, slice_tolerance=slice_tolerance
+        )
     if not p.exists():
         raise InputError(p, "no such file or folder")
     ext = extension(p)
@@ -109,7 +114,7 @@ def read_volume(
     if ext == ".zip":
         from medsr.io.dicom_zip import read_dicom_zip
 
-        return read_dicom_zip(p, **kinds)  # type: ignore[arg-type]
+        return read_dicom_zip(p, slice_tolerance=slice_tolerance, **kinds)  # type: ignore[arg-type]
     raise InputError(
         p, f"unsupported format {ext or '(no extension)'!r}; supported: {_supported()}"
     )

@@ -55,9 +55,44 @@ def _load_header(p: Path) -> Any:
     return img
 
 
+def _read_peak(img: Any) -> float:
+    """Peak bytes per voxel while reading: the raw voxels, nibabel's float64 copy when the file
+    scales them (``scl_slope``/``scl_inter``, which nibabel moves from the loaded header to the
+    data proxy) or stores float64, and the float32 array; with a 1.25 margin.
+
+    Measured with ``benchmarks/memory_factors.py`` (``read*``): int16 4.5 B, float32 7.6 B,
+    float64 16.1 B, scaled int16 15.4 B per voxel. The float32 array comes out in the file's
+    (Fortran) order, so the transpose to ``(C, D, H, W)`` is a view, not a copy.
+    """
+    dtype = img.header.get_data_dtype()
+    slope = float(getattr(img.dataobj, "slope", 1.0))
+    inter = float(getattr(img.dataobj, "inter", 0.0))
+    wide = slope != 1.0 or inter != 0.0 or (dtype.kind == "f" and dtype.itemsize > 4)
+    return 1.25 * (float(dtype.itemsize) + (8.0 if wide else 0.0) + 4.0)
+
+
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:160]
+
+
+def _check_dtype(path: Path, dtype: np.dtype) -> None:
+    """Refuse voxel types that are not one real value per voxel (before any voxel is read)."""
+    if dtype.kind == "c":
+        raise InputError(
+            path,
+            f"complex-valued image ({dtype.name}); medsr enhances magnitude images: save the "
+            "magnitude (abs of the data) as a real-valued NIfTI and pass that",
+        )
+    if dtype.names is not None and set(dtype.names) >= {"R", "G", "B"}:
+        kind = "RGBA" if "A" in dtype.names else "RGB"
+        raise InputError(
+            path,
+            f"{kind} colour image; medsr reads single-channel (greyscale) scans: convert it to "
+            "one channel (e.g. its luminance) first",
+        )
+    if dtype.kind not in "biuf":
+        raise InputError(path, f"voxel type {dtype} is not a real number type")
 
 
 def read_nifti(
@@ -78,7 +113,8 @@ def read_nifti(
         ``nifti_shape``, ``qform_code``, ``sform_code`` and ``descrip``.
 
     Raises:
-        InputError: For an empty, truncated, non-NIfTI, 4D, zero-size, oversized or non-finite file.
+        InputError: For an empty, truncated, non-NIfTI, 4D, zero-size, oversized, complex,
+            RGB or non-finite file.
 
     Shape:
         array: ``(1, D, H, W)``: ``D`` towards superior, ``H`` anterior, ``W`` right.
@@ -88,9 +124,10 @@ def read_nifti(
     p = check_file(path)
     img = _load_header(p)
     header = img.header
+    _check_dtype(p, header.get_data_dtype())
     shape = tuple(int(n) for n in header.get_data_shape())
     spatial = _spatial_shape(p, shape)
-    check_size(p, spatial)
+    check_size(p, spatial, itemsize=_read_peak(img))
     if not p.name.endswith(".gz"):
         offset = int(header.get_data_offset())
         need = offset + int(np.prod(shape)) * header.get_data_dtype().itemsize

@@ -21,6 +21,7 @@ import numpy as np
 
 from medsr.metrics.functional import hfen, mae, nrmse, psnr, ssim
 from medsr.metrics.masks import foreground_mask
+from medsr.metrics.tissue import CT_TISSUE_CLASSES, tissue_hu_shift
 from medsr.registry import Registry
 
 RangeRule = Literal["fixed", "ref-max", "first-max", "ref-span-in-mask"]
@@ -155,6 +156,46 @@ class Protocol:
         }
 
 
+@dataclass(frozen=True)
+class TissueHUProtocol(Protocol):
+    """Quantitative CT: mean HU per tissue class of the reference, candidate minus reference.
+
+    Steps 1-3 of the module docstring (squeeze, crop, offset / clip: none by default), then
+    :func:`~medsr.metrics.tissue.tissue_hu_shift` instead of the image-quality metrics, so the
+    range fields are unused. Not a validation protocol (it yields no PSNR).
+
+    Attributes:
+        classes: ``(name, low, high)`` HU thresholds on the reference.
+        erosion: In-plane erosions of each class mask.
+        smooth: In-plane Gaussian sigma (voxels) of the thresholded copy of the reference.
+        min_voxels: Smaller classes are not reported.
+    """
+
+    range_rule: RangeRule = "fixed"
+    fixed_range: float | None = 1.0
+    classes: tuple[tuple[str, float, float], ...] = CT_TISSUE_CLASSES
+    erosion: int = 1
+    smooth: float = 1.0
+    min_voxels: int = 20
+
+    def evaluate(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+        """``{c}_ref`` / ``{c}_shift`` per class and ``contrast_ref`` / ``contrast_change``
+        (fat-muscle), all in HU; see :func:`~medsr.metrics.tissue.tissue_hu_shift`.
+
+        Raises:
+            ValueError: See :meth:`Protocol.prepare`; also when no class is found.
+        """
+        d = self.prepare(pred, ref)
+        return tissue_hu_shift(
+            d.pred,
+            d.ref,
+            classes=self.classes,
+            erosion=self.erosion,
+            smooth=self.smooth,
+            min_voxels=self.min_voxels,
+        )
+
+
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 
@@ -211,6 +252,15 @@ _add(
         description="raw HU; range = max of the first argument (the prediction); "
         "only to reproduce DFGAN's numbers, not recommended",
         range_rule="first-max",
+    )
+)
+
+
+_add(
+    TissueHUProtocol(
+        name="ct-tissue-hu",
+        description="mean HU in fat (-150..-50), muscle (20..80) and bone (> 300) of the "
+        "reference, eroded: candidate minus reference, and the fat-muscle contrast change",
     )
 )
 

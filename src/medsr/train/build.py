@@ -21,9 +21,9 @@ def resolve_device(name: str, *, local_rank: int = 0) -> torch.device:
     """``auto`` -> ``cuda:<local_rank>`` when available, else ``cpu``; otherwise as named."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={name!r} but CUDA is not available; use auto or cpu")
+    from medsr.devices import parse_device
+
+    dev: torch.device = parse_device(name, option="train.device")
     return dev
 
 

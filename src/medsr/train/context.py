@@ -2,9 +2,9 @@
 
 :meth:`StepContext.update` is the one place where a loss becomes a parameter update: zero the
 gradients, backward (scaled by the ``GradScaler`` under fp16), average the gradients over
-ranks, unscale, clip, step, update the scale. :meth:`StepContext.only` switches gradients on for
-the networks being updated and off for the others (so a generator update does not fill the
-discriminator's gradients, and vice versa).
+ranks, unscale, clip, step, update the scale, then (WGAN) clamp the critic's weights.
+:meth:`StepContext.only` switches gradients on for the networks being updated and off for the
+others (so a generator update does not fill the discriminator's gradients, and vice versa).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from medsr.config.schema import CycleConfig
-from medsr.losses import AdversarialLoss, GradientPenalty, InstanceNoise
+from medsr.losses import AdversarialLoss, GradientPenalty, InstanceNoise, clip_weights_
 from medsr.train.terms import GeneratorTerms
 
 Batch = dict[str, Tensor]
@@ -43,6 +43,8 @@ class StepContext:
         amp_dtype: Autocast dtype, or None for full precision.
         generator: Device generator for penalty interpolation and instance noise.
         grad_clip: Max gradient norm per role (0: no clipping).
+        weight_clip: WGAN weight clipping: after every update of a discriminator role its
+            parameters are clamped to ``[-weight_clip, weight_clip]`` (0: no clipping).
         reduce_grads: Averages gradients over ranks (no-op in one process).
     """
 
@@ -60,6 +62,7 @@ class StepContext:
     amp_dtype: torch.dtype | None
     generator: torch.Generator
     grad_clip: dict[str, float] = field(default_factory=dict)
+    weight_clip: float = 0.0
     reduce_grads: Callable[[Iterable[nn.Parameter]], None] = lambda params: None
 
     def autocast(self) -> contextlib.AbstractContextManager[None]:
@@ -105,6 +108,10 @@ class StepContext:
         if use_scaler:
             assert scaler is not None
             scaler.update()
+        if self.weight_clip > 0:
+            for role in roles:
+                if role.startswith("discriminator") and role in self.optimizers:
+                    clip_weights_(self.nets[role], self.weight_clip)
 
     def condition(self, x_lq: Tensor, role: str = "discriminator") -> tuple[Tensor, ...]:
         """Extra discriminator inputs: the low-quality image for DFGAN's difference critic."""

@@ -118,7 +118,12 @@ def degrader_of(cfg: ExperimentConfig) -> SpacingPipeline | None:
 
 def _subject(cfg: ExperimentConfig, src: SourceConfig) -> Subject:
     hq, lq = load_scan(
-        src.scan, lq=src.lq, paired_ct=src.format == "paired_ct", modality=cfg.task.modality
+        src.scan,
+        lq=src.lq,
+        paired_ct=src.format == "paired_ct",
+        modality=cfg.task.modality,
+        attenuation=src.attenuation,
+        slice_axis=src.slice_axis,
     )
     return prepare_subject(
         src.subject_id,
@@ -129,6 +134,8 @@ def _subject(cfg: ExperimentConfig, src: SourceConfig) -> Subject:
         scale=cfg.task.scale,
         norm=intensity_of(cfg),
         fg_threshold=cfg.data.sampler.foreground_threshold,
+        resize=None if cfg.data.resize is None else cfg.data.resize.size,
+        square_crop=cfg.data.resize is not None and cfg.data.resize.square_crop,
     )
 
 

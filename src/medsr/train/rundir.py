@@ -74,10 +74,51 @@ def latest_checkpoint(run_dir: Path) -> Path:
     Raises:
         ConfigError: When the folder holds none.
     """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: is a file; --resume takes the run folder of medsr train")
     found = checkpoints(run_dir)
     if not found:
         raise ConfigError(f"{run_dir}: no checkpoints/ckpt_*.pt to resume from")
     return found[-1][1]
+
+
+def load_resume_checkpoint(run_dir: Path) -> Any:
+    """The newest training checkpoint, checked to hold what a resume needs.
+
+    Raises:
+        ConfigError: When the folder holds no checkpoint.
+        InputError: Naming the checkpoint, when it is unreadable or lacks the training state or
+            the run's config (an inference checkpoint such as ``model.pt`` copied there).
+    """
+    from medsr.errors import InputError
+    from medsr.train.checkpoint import load_checkpoint
+
+    path = latest_checkpoint(run_dir)
+    ckpt = load_checkpoint(path)
+    state = ckpt.train_state
+    if not isinstance(state, dict) or not {"step", "networks", "optimizers", "rng"} <= set(state):
+        raise InputError(
+            path,
+            "holds no training state (an inference checkpoint?); --resume needs a "
+            "checkpoints/ckpt_*.pt written by medsr train",
+        )
+    if not isinstance(ckpt.config, dict) or not ckpt.config:
+        raise InputError(path, "holds no run config; --resume needs a checkpoint of medsr train")
+    return ckpt
+
+
+def clean_partials(run_dir: Path) -> list[Path]:
+    """Remove the hidden temporary files and lock files a killed run left in ``run_dir``.
+
+    Only partials of :mod:`medsr.io.atomic`'s naming whose writer process is gone are removed
+    (checkpoints, samples, config and summary included).
+
+    Returns:
+        The removed paths.
+    """
+    from medsr.io.atomic import clean_partials as clean
+
+    return clean(run_dir, recursive=True)
 
 
 def rotate(run_dir: Path, *, keep: int) -> list[Path]:
@@ -89,19 +130,61 @@ def rotate(run_dir: Path, *, keep: int) -> list[Path]:
     return doomed
 
 
-def prepare_new(run_dir: Path) -> None:
-    """Create the folder for a new run.
+def check_new(run_dir: Path) -> None:
+    """Refuse a folder that cannot hold a new run (before any work is done).
 
     Raises:
-        ConfigError: When it already holds a run (resume it with --resume or pick --out).
+        ConfigError: When it is a file or already holds something (resume it with --resume or
+            pick another --out).
     """
-    if run_dir.exists() and any(run_dir.iterdir()):
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: is a file; --out takes a folder for the new run")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
         raise ConfigError(
             f"{run_dir} already exists and is not empty; resume it with --resume {run_dir} or "
             "choose another --out"
         )
+
+
+def prepare_new(run_dir: Path) -> bool:
+    """Create the folder for a new run; returns whether ``run_dir`` itself was created.
+
+    Raises:
+        ConfigError: When it already holds a run (resume it with --resume or pick --out).
+    """
+    check_new(run_dir)
+    made = not run_dir.exists()
     for sub in (run_dir, checkpoint_dir(run_dir), run_dir / "samples"):
         sub.mkdir(parents=True, exist_ok=True)
+    return made
+
+
+def discard_new(run_dir: Path, *, made: bool) -> bool:
+    """Remove what a new run wrote when it failed before its first checkpoint.
+
+    Such a folder could be neither resumed (no checkpoint) nor reused (not empty). A folder that
+    already holds a checkpoint is kept (``--resume`` continues it).
+
+    Args:
+        run_dir: The run folder that :func:`prepare_new` set up.
+        made: Its return value: remove the folder itself, or (it existed empty) only its content.
+
+    Returns:
+        Whether anything was removed.
+    """
+    import shutil
+
+    if not run_dir.is_dir() or checkpoints(run_dir):
+        return False
+    if made:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return True
+    for child in list(run_dir.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+    return True
 
 
 def _lookup(cfg: dict[str, Any], key: str) -> tuple[bool, Any]:
@@ -121,6 +204,20 @@ def _new_default(stored: dict[str, Any], given: dict[str, Any], key: str) -> boo
     return not has_stored and has_given and value in (None, "", False, [], {})
 
 
+def _fill_new_defaults(stored: Any, given: Any) -> Any:
+    """``stored`` with the keys it lacks taken from ``given`` where those hold an empty default,
+    also inside lists of the same length (an option added to every data source later)."""
+    if isinstance(stored, dict) and isinstance(given, dict):
+        out = {k: _fill_new_defaults(v, given.get(k)) for k, v in stored.items()}
+        for k, v in given.items():
+            if k not in stored and v in (None, "", False, [], {}):
+                out[k] = v
+        return out
+    if isinstance(stored, list) and isinstance(given, list) and len(stored) == len(given):
+        return [_fill_new_defaults(a, b) for a, b in zip(stored, given, strict=True)]
+    return stored
+
+
 def check_resume_config(
     stored: dict[str, Any], given: dict[str, Any], *, step: int | None = None
 ) -> None:
@@ -136,6 +233,7 @@ def check_resume_config(
     """
     from medsr.config.load import diff_plain
 
+    stored = _fill_new_defaults(stored, given)
     changed = [
         k
         for k in diff_plain(stored, given)

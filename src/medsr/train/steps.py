@@ -8,6 +8,8 @@
 * ``wgan_gp``: critic first: ``plan.d_updates`` critic updates on fresh batches (WGAN loss +
   gradient penalty), then one generator update on a fresh batch (mDCSRN schedule: warm-up,
   n_critic, bursts come from the plan).
+* ``wgan``: the same schedule without the penalty; the critic's weights are clipped after each
+  of its updates (``train.weight_clip``, applied by :meth:`StepContext.update`).
 * ``cycle``: SRResCycGAN: G_SR and G_LR updated together, then D_HR and D_LR.
 * ``threeplayer``: ``gan`` with a trainable feature extractor updated with the generator.
 
@@ -208,6 +210,7 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
 STEPS.register("supervised", supervised_step)
 STEPS.register("gan", gan_step)
 STEPS.register("wgan_gp", wgan_gp_step)
+STEPS.register("wgan", wgan_gp_step)
 STEPS.register("threeplayer", threeplayer_step)
 STEPS.register("cycle", cycle_step)
 

@@ -27,7 +27,7 @@ from medsr.config.typed import to_plain
 from medsr.io.atomic import write_text_atomic
 from medsr.nn.memory import channels_last_, channels_last_tensor
 from medsr.train import rundir
-from medsr.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from medsr.train.checkpoint import Checkpoint, save_checkpoint
 from medsr.train.distributed import DistInfo
 
 Callback = Callable[["Trainer", int, dict[str, float]], None]
@@ -82,6 +82,7 @@ class Trainer:
         self.best: dict[str, Any] = {"value": None, "step": None}
         self.last_val: dict[str, float] = {}
         self.rollbacks = 0
+        self._made_run_dir: bool | None = None  # set once a new run's folder is created
 
     # ----------------------------------------------------------------- setup
     def fit(self) -> TrainResult:
@@ -96,6 +97,12 @@ class Trainer:
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
                 torch.use_deterministic_algorithms(True)
             return self._fit(info)
+        except BaseException:
+            made = self._made_run_dir
+            if made is not None and rundir.discard_new(self.run_dir, made=made):
+                # failed before the first checkpoint: leave no half-made run folder behind
+                self._made_run_dir = None
+            raise
         finally:
             torch.use_deterministic_algorithms(prev_det)
             if not was_initialized:
@@ -114,9 +121,6 @@ class Trainer:
         self.info = info
         self.device = build.resolve_device(cfg.train.device, local_rank=info.local_rank)
         self.amp = build.amp_dtype(cfg.train.amp, self.device)
-        if info.is_main and not self.resume:
-            rundir.prepare_new(self.run_dir)
-            write_text_atomic(self.run_dir / "config.yaml", dump_yaml(cfg))
         train_src, val_src = data.resolve_sources(cfg)
         self.dataset = data.build_dataset(cfg, train_src)
         self.cases = data.build_val_cases(cfg, val_src) if info.is_main else []
@@ -163,6 +167,7 @@ class Trainer:
             amp_dtype=self.amp,
             generator=torch.Generator(device=self.device).manual_seed(cfg.seed + 1 + info.rank),
             grad_clip={r: cfg.optim[r].grad_clip for r in self.trained},
+            weight_clip=cfg.train.weight_clip,
             reduce_grads=lambda params: average_gradients(params, info),
         )
         ema_cfg = cfg.train.ema
@@ -172,6 +177,9 @@ class Trainer:
         adv_name = cfg.losses.adversarial.name if cfg.losses.adversarial else None
         self.guard = DivergenceGuard(cfg.train.guard, adversarial=adv_name)
         self.rng = GlobalRNG(cfg.seed + 1000 * info.rank, self.device)
+        if info.is_main and not self.resume:  # only once the data and networks are built
+            self._made_run_dir = rundir.prepare_new(self.run_dir)
+            write_text_atomic(self.run_dir / "config.yaml", dump_yaml(cfg))
 
     # ----------------------------------------------------------------- state
     def capture(self) -> dict[str, Any]:
@@ -255,10 +263,16 @@ class Trainer:
         from medsr.train.steps import STEPS
 
         t0 = time.perf_counter()
+        ckpt = None
+        if self.resume:  # refuse a checkpoint without training state before any work
+            ckpt = rundir.load_resume_checkpoint(self.run_dir)
+            if info.is_main:
+                rundir.clean_partials(self.run_dir)  # temporary files left by a killed run
+        elif info.is_main:
+            rundir.check_new(self.run_dir)
         self._setup(info)
         cfg, total = self.cfg, self.cfg.train.steps
-        if self.resume:
-            ckpt = load_checkpoint(rundir.latest_checkpoint(self.run_dir))
+        if ckpt is not None:
             assert ckpt.train_state is not None
             self.restore(ckpt.train_state, full=True)
             self.last_val = dict(ckpt.metrics)

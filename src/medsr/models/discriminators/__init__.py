@@ -10,9 +10,10 @@ from collections.abc import Callable
 from torch import nn
 
 from medsr.models.discriminators.dwt_unet import DWTUNetDiscriminator
+from medsr.models.discriminators.mdcsrn_critic import MDCSRNCritic, mdcsrn_critic
 from medsr.models.discriminators.patchgan import PatchGANDiscriminator, dfgan_discriminator
 from medsr.models.discriminators.unet_sn import UNetDiscriminatorSN
-from medsr.models.discriminators.vgg_style import VGGStyleDiscriminator, mdcsrn_critic
+from medsr.models.discriminators.vgg_style import VGGStyleDiscriminator
 from medsr.registry import Registry
 
 DISCRIMINATORS: Registry[Callable[..., nn.Module]] = Registry("discriminator")
@@ -27,6 +28,7 @@ DISCRIMINATORS.register("unet_sn", UNetDiscriminatorSN)
 __all__ = [
     "DISCRIMINATORS",
     "DWTUNetDiscriminator",
+    "MDCSRNCritic",
     "PatchGANDiscriminator",
     "UNetDiscriminatorSN",
     "VGGStyleDiscriminator",

@@ -1,18 +1,16 @@
 """SRGAN / VGG-style discriminator (critic), 2D and 3D.
 
 Ledig et al., "Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial
-Network", CVPR 2017 (the discriminator of Fig. 4). The 3D form with layer normalisation is the
-WGAN-GP critic of Chen et al., "Efficient and Accurate MRI Super-Resolution using a Generative
-Adversarial Network and 3D Multi-Level Densely Connected Network", MICCAI 2018, and its
-"compressed" version from Chen et al., "MRI Super-Resolution with GAN and 3D Multi-Level
-DenseNet: Smaller, Faster, and Better", Medical Image Analysis 2020 (arXiv:2003.01217).
+Network", CVPR 2017 (the discriminator of Fig. 4). The mDCSRN WGAN critic (full-shape layer norm,
+pooled head) is :mod:`medsr.models.discriminators.mdcsrn_critic`; the bundled ``mdcsrn-t1-k2``
+model was trained against this class in 3D with per-sample layer norm and a 512-unit dense head.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from torch import Tensor, nn
 
@@ -21,6 +19,18 @@ from medsr.nn.validation import check_input
 
 Norm = Literal["batch", "layer", "instance", "none"]
 Head = Literal["flatten", "pool"]
+
+#: The discriminator of the x3 SRGAN of the brain-MRI / chest X-ray report: SRGAN's eight
+#: conv - BN - LeakyReLU units (64-64-128-128-256-256-512-512), dropout 0.5 after the
+#: convolutions, flatten, dense 1024 + LeakyReLU, one output for 150x150 images. The report ends
+#: with a sigmoid and binary cross-entropy; we return the logit and the ``vanilla`` loss applies
+#: BCE-with-logits, which is the same function of the logit (``BCE(sigmoid(z), y)``), computed
+#: without the sigmoid's overflow. 57,118,785 parameters (docs/models.md).
+SRGAN_X3_DISCRIMINATOR_PRESET: dict[str, Any] = {
+    "patch_size": 150,
+    "dense_features": 1024,
+    "feature_dropout": 0.5,
+}
 
 
 def _patch_tuple(patch_size: int | Sequence[int], spatial_dims: int) -> tuple[int, ...]:
@@ -43,6 +53,8 @@ class VGGStyleDiscriminator(nn.Module):
     SRGAN). Head ``"flatten"``: flatten the last feature map (its size follows from
     ``patch_size``, as in SRGAN), dense ``dense_features``, LeakyReLU, optional dropout, dense 1.
     Head ``"pool"``: global average pooling instead of the flatten, so any input size works.
+    ``feature_dropout`` puts a dropout on the last feature map, after all the convolutions and
+    before the flatten / pooling (the x3 SRGAN of the brain-MRI / chest X-ray report, with 0.5).
 
     Args:
         spatial_dims: 2 or 3.
@@ -54,10 +66,11 @@ class VGGStyleDiscriminator(nn.Module):
         norm: ``"batch"`` (SRGAN), ``"layer"`` (per-sample over channels and space with a
             per-channel affine; the WGAN-GP critic of mDCSRN), ``"instance"`` or ``"none"``.
         dense_features: Units of the hidden dense layer.
-        dropout: Dropout probability after the hidden dense layer (0.5 in the x3 brain-MRI /
-            chest X-ray SRGAN variant); 0 disables it.
+        dropout: Dropout probability after the hidden dense layer; 0 disables it.
         head: ``"flatten"`` or ``"pool"``.
         negative_slope: LeakyReLU slope.
+        feature_dropout: Dropout probability on the last feature map (after the convolutions);
+            0 disables it.
 
     Raises:
         ValueError: On an invalid argument; the message says which value to use.
@@ -79,6 +92,7 @@ class VGGStyleDiscriminator(nn.Module):
         dropout: float = 0.0,
         head: Head = "flatten",
         negative_slope: float = 0.2,
+        feature_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
@@ -99,6 +113,8 @@ class VGGStyleDiscriminator(nn.Module):
             raise ValueError(f"dense_features must be >= 1, got {dense_features!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        if not 0.0 <= feature_dropout < 1.0:
+            raise ValueError(f"feature_dropout must be in [0, 1), got {feature_dropout!r}")
         self.spatial_dims = spatial_dims
         self.in_channels = in_channels
         self.patch_size = _patch_tuple(patch_size, spatial_dims)
@@ -121,6 +137,8 @@ class VGGStyleDiscriminator(nn.Module):
                     layers.append(factory.norm(norm, spatial_dims, width))
                 layers.append(nn.LeakyReLU(negative_slope))
                 prev = width
+        if feature_dropout > 0:
+            layers.append(nn.Dropout(feature_dropout))
         self.features = nn.Sequential(*layers)
 
         if head == "flatten":
@@ -156,29 +174,3 @@ class VGGStyleDiscriminator(nn.Module):
             )
         out: Tensor = self.head(self.reduce(self.features(x)))
         return out
-
-
-def mdcsrn_critic(*, compressed: bool = False, patch_size: int = 64) -> VGGStyleDiscriminator:
-    """The 3D WGAN-GP critic of the mDCSRN study (layer norm, flatten head).
-
-    The papers give totals only (31.2M, and 17.6M for the "compressed" critic). With SRGAN's
-    widths and a 512-unit dense layer at a 64^3 patch this layout has 30,830,785 parameters;
-    ``compressed=True`` scales the widths by 43/64 (43-86-172-344), giving 17,618,383. See
-    ``docs/models.md`` for the arithmetic and why the first count is 1.2% short.
-
-    Args:
-        compressed: Build the compressed critic.
-        patch_size: Cubic training patch size.
-
-    Returns:
-        A :class:`VGGStyleDiscriminator`.
-    """
-    return VGGStyleDiscriminator(
-        spatial_dims=3,
-        in_channels=1,
-        patch_size=patch_size,
-        width_multiplier=43 / 64 if compressed else 1.0,
-        norm="layer",
-        dense_features=512,
-        head="flatten",
-    )

@@ -24,15 +24,19 @@ from medsr.nn.residual import ResidualBlock
 from medsr.nn.upsample import SubPixelConv, upsample_stages
 from medsr.nn.validation import check_input
 
-#: The x3 SRGAN variant of the brain-MRI / chest X-ray study: fewer residual blocks, LeakyReLU
-#: instead of PReLU, tanh output (targets scaled to [-1, 1]). The block count (8) is our reading
-#: of "fewer than SRGAN's 16"; change ``num_blocks`` if the study's count is known.
+#: The x3 SRGAN of the brain-MRI / chest X-ray report, as written there: input conv + LeakyReLU;
+#: seven residual blocks conv-BN-LeakyReLU-conv-BN-LeakyReLU-Add; conv-LeakyReLU with the skip
+#: from the first layer; one conv-PixelShuffle(3)-LeakyReLU stage; a one-filter conv with tanh
+#: (targets in [-1, 1]). Kernel sizes (9 outer, 3 inner), the 64 features and the 0.2 slope are
+#: SRGAN's: the report does not restate them. 898,497 parameters (docs/models.md).
 SRGAN_X3_PRESET: dict[str, Any] = {
     "scale": 3,
-    "num_blocks": 8,
+    "num_blocks": 7,
     "activation": "leakyrelu",
     "negative_slope": 0.2,
     "output_activation": "tanh",
+    "block_out_activation": True,
+    "body_end": "activation",
 }
 
 
@@ -42,8 +46,9 @@ class SRResNet(nn.Module):
     ``conv9 - act`` head, ``num_blocks`` residual blocks ``conv3 - BN - act - conv3 - BN`` with an
     identity skip, ``conv3 - BN`` and a global skip from the head, sub-pixel upsampling (x2 stages
     for x2 and x4: ``conv3 to 4F (8F in 3D) - shuffle(2) - act``; one ``conv3 to F * 9 (27) -
-    shuffle(3) - act`` stage for x3), and a ``conv9`` to the output channels. The x3 SRGAN variant
-    is :data:`SRGAN_X3_PRESET`.
+    shuffle(3) - act`` stage for x3), and a ``conv9`` to the output channels. The x3 SRGAN of the
+    brain-MRI / chest X-ray report is :data:`SRGAN_X3_PRESET` (an activation closing every block
+    and ``conv3 - act`` instead of ``conv3 - BN`` before the global skip).
 
     Args:
         in_channels: Input channels.
@@ -57,6 +62,11 @@ class SRResNet(nn.Module):
         output_activation: ``"none"`` or ``"tanh"``.
         batch_norm: Batch norm in the residual blocks and after the body convolution.
         outer_kernel_size: Kernel of the first and last convolutions.
+        block_out_activation: Add the activation after each block's second norm, before the
+            identity is added (``conv - BN - act - conv - BN - act``, the x3 report's block).
+        body_end: What follows the convolution after the blocks, before the global skip:
+            ``"norm"`` (SRGAN's ``conv3 - BN``) or ``"activation"`` (``conv3 - act``, the x3
+            report's; no norm there).
         input_skip: ``"none"`` (the paper), or ``"linear"`` / ``"cubic"``: add the input's
             interpolation to the output, with the last convolution zero-initialised, so the
             network starts as that interpolation and learns the residual detail (as VDSR and
@@ -85,6 +95,8 @@ class SRResNet(nn.Module):
         batch_norm: bool = True,
         outer_kernel_size: int = 9,
         input_skip: str = "none",
+        block_out_activation: bool = False,
+        body_end: str = "norm",
     ) -> None:
         super().__init__()
         check_positive(
@@ -97,6 +109,7 @@ class SRResNet(nn.Module):
         check_choice("activation", activation, ("prelu", "leakyrelu"))
         check_choice("output_activation", output_activation, ("none", "tanh"))
         check_choice("input_skip", input_skip, ("none", "linear", "cubic"))
+        check_choice("body_end", body_end, ("norm", "activation"))
         if input_skip != "none" and (in_channels != out_channels or output_activation != "none"):
             raise ValueError(
                 "input_skip adds the interpolated input to the output: it needs in_channels == "
@@ -124,11 +137,14 @@ class SRResNet(nn.Module):
                     norm_kind=norm_kind,
                     act=activation,
                     negative_slope=negative_slope,
+                    act_out=block_out_activation,
                 )
                 for _ in range(num_blocks)
             ),
             conv(spatial_dims, features, features, 3),
-            norm(norm_kind, spatial_dims, features),
+            norm(norm_kind, spatial_dims, features)
+            if body_end == "norm"
+            else make_activation(activation, negative_slope=negative_slope),
         )
         self.upsample = nn.Sequential(
             *(

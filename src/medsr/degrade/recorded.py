@@ -1,0 +1,104 @@
+"""A training pipeline's recorded degradation as whole-volume kinds (what ``medsr degrade --like``
+runs): ``data.degradation`` of a checkpoint's config, stage by stage.
+
+A stage maps to the :data:`~medsr.degrade.apply.VOLUME_KINDS` kind that computes the same thing
+on a volume in scanner units: ``lowdose_ct`` -> ``lowdose-ct`` (the pixel size comes from the
+volume, as in training), ``kspace_truncate`` -> ``kspace``, ``downsample_bicubic`` ->
+``downsample`` with ``method="bicubic"``, and so on. A factor recorded for ``spatial_dims=2``
+stages acts on ``(H, W)`` and becomes ``(1, fh, fw)``. Random (augmenting) stages, stages in
+network units and arguments without a volume equivalent are refused with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from medsr.errors import ConfigError
+
+#: stage name -> (kind, stage arguments passed on under the same name, fixed kind parameters)
+_STAGE_KINDS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
+    "lowdose_ct": (
+        "lowdose-ct",
+        ("dose", "i0", "sigma_e", "views", "detectors", "filter", "mode", "min_count"),
+        {},
+    ),
+    "kspace_truncate": ("kspace", ("factor", "keep_shape", "window", "tukey_alpha"), {}),
+    "kspace_truncate_zero_edges": (
+        "kspace",
+        ("edge_divisor", "keep_shape", "window", "tukey_alpha"),
+        {},
+    ),
+    "kspace_gaussian": ("kspace-gaussian", ("sigma",), {}),
+    "downsample_area": ("downsample", ("factor", "remainder"), {"method": "area"}),
+    "downsample_bicubic": ("downsample", ("factor", "remainder"), {"method": "bicubic"}),
+    "decimate": ("decimate", ("factor", "offset"), {}),
+    "gaussian_noise": ("gaussian", ("sigma",), {}),
+    "rician_noise": ("rician", ("sigma",), {}),
+    "poisson_gaussian_noise": ("poisson-gaussian", ("gain", "sigma"), {}),
+}
+
+#: Stage arguments whose recorded value must be this one (what the volume kinds do).
+_FIXED: dict[str, Any] = {"magnitude": True, "pixel_size": None}
+
+#: Per-axis arguments and the value that leaves an axis alone (``D`` of a 2D stage).
+_PER_AXIS: dict[str, Any] = {"factor": 1, "offset": 0, "edge_divisor": float("inf")}
+
+
+def _per_axis(key: str, value: Any, spatial_dims: int) -> Any:
+    """A stage's per-axis value as ``(D, H, W)`` (a 2D stage leaves ``D`` alone)."""
+    vals = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+    if spatial_dims != 2:
+        return vals[0] if len(vals) == 1 else tuple(vals)
+    return (_PER_AXIS[key], *(vals * 2 if len(vals) == 1 else vals))
+
+
+def kinds_of_stages(
+    degradation: Mapping[str, Any] | None, *, model: str = "the model"
+) -> list[tuple[str, dict[str, Any]]]:
+    """The ``(kind, parameters)`` steps that reproduce a recorded ``data.degradation``.
+
+    Args:
+        degradation: The recorded mapping (``stages``, ``units``, ...), as in a checkpoint config.
+        model: The model's name, for messages.
+
+    Returns:
+        One ``(kind, parameters)`` per stage, in order; apply them with one generator.
+
+    Raises:
+        ConfigError: For no recorded degradation, network units, or a stage (or argument) that
+            has no whole-volume equivalent.
+    """
+    stages = degradation.get("stages") if isinstance(degradation, Mapping) else None
+    if not isinstance(stages, list) or not stages:
+        raise ConfigError(f"{model} records no degradation (a paired or unpaired model?)")
+    if str(degradation.get("units", "scanner")) != "scanner":  # type: ignore[union-attr]
+        raise ConfigError(
+            f"{model} degrades in network units (relative to each scan's intensity); "
+            "medsr degrade works in scanner units and cannot reproduce it"
+        )
+    steps = []
+    for st in stages:
+        if not isinstance(st, Mapping) or str(st.get("name", "")) not in _STAGE_KINDS:
+            name = st.get("name") if isinstance(st, Mapping) else st
+            raise ConfigError(
+                f"{model}'s degradation stage {name!r} has no medsr degrade equivalent; "
+                f"reproducible stages: {', '.join(sorted(_STAGE_KINDS))}"
+            )
+        name = str(st["name"])
+        kind, passed, fixed = _STAGE_KINDS[name]
+        kwargs = dict(st.get("kwargs") or {})
+        spatial_dims = int(kwargs.pop("spatial_dims", 3))
+        params: dict[str, Any] = dict(fixed)
+        for key, value in kwargs.items():
+            if key in passed:
+                params[key] = _per_axis(key, value, spatial_dims) if key in _PER_AXIS else value
+            elif key in _FIXED and value == _FIXED[key]:
+                continue
+            else:
+                raise ConfigError(
+                    f"{model}'s degradation stage {name} sets {key}={value!r}, which medsr "
+                    f"degrade --kind {kind} does not offer"
+                )
+        steps.append((kind, params))
+    return steps
