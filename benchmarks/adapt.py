@@ -102,7 +102,7 @@ def run_case(kind: str, model: str, ref: Any, opts: Any, threads: int) -> dict[s
         "gain_db": rows[f"{model} --adapt"]["psnr"] - rows[model]["psnr"],
         "model_over_baseline_db": rows[model]["psnr"] - rows[baseline_name]["psnr"],
         "seconds_plain": t_plain, "seconds_adapted_total": t_adapt,
-        "adapt": {"steps_run": report.steps_run, "best_step": report.best_step,
+        "adapt": {"lr": report.options["lr"], "steps_run": report.steps_run, "best_step": report.best_step,
                   "stop_reason": report.stop_reason, "seconds": report.seconds,
                   "val_l1_start": report.val_l1_start, "val_l1_best": report.val_l1_best},
     }  # fmt: skip
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--model2d", default="srgan-t1-x2-psnr")
     parser.add_argument("--cases", default="sr3d,sr2d")
     parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=None, help="default: per model kind")
     parser.add_argument("--val-every", type=int, default=10)
     parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)

@@ -266,13 +266,17 @@ def train_speed_block(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _adapt_lr(lr: float | None) -> str:
+    return f"{lr:g}" if lr is not None else "the default (1e-4 for 3D, 3e-5 for 2D models)"
+
+
 def adapt_block(res: dict[str, Any]) -> list[str]:
     if not res:
         return ["Not measured yet: run `benchmarks/adapt.py`."]
     opts = res["options"]
     lines = [
         f"Scan `{res['scan']}` (head crop of at most 160 x 256 x 256 voxels); `--adapt "
-        f"{opts['steps']}` at lr {opts['lr']:g}, validation every {opts['val_every']} steps, "
+        f"{opts['steps']}` at lr {_adapt_lr(opts['lr'])}, validation every {opts['val_every']} steps, "
         f"patience {opts['patience']}; 2 torch threads. Brain-mask metrics.",
         "",
         "| case | method | PSNR [dB] | SSIM | HFEN (lower better) |",

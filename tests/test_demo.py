@@ -14,6 +14,7 @@ from medsr.data import Volume
 from medsr.demo import CasePlan, _file_name, case_split, crop_to_multiple, plan_cases, run_demo
 from medsr.io import read_volume
 from medsr.metrics.aggregate import read_json
+from medsr.zoo import bundled_path
 
 
 def test_crop_to_multiple_keeps_world_positions() -> None:
@@ -144,6 +145,23 @@ def test_plan_folds_a_psnr_model_into_its_gan_models_case(
         ("srgan-t1-x2-psnr", "", ("srgan-t1-x2-psnr",))
     ]
     assert any("srgan-t1-x2 is not installed" in n for n in notes)
+
+
+def test_plan_leaves_comparison_baselines_out_of_the_default_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_demo_curve import install_fake_partners
+
+    d = install_fake_partners(tmp_path / "w", ["mdcsrn-t1-k2"])
+    shutil.copy(bundled_path("mdcsrn-t1-k2-wgan"), d / "mdcsrn-t1-k2-wgan.pt")
+    monkeypatch.setenv("MEDSR_WEIGHTS_DIR", str(d))
+    assert _plan() == [("sr3d", "mdcsrn-t1-k2", "")]
+    # asked for: the L1 stage joins its own system's GAN model, the baseline runs alone
+    every = ["mdcsrn-t1-k2-wgan", "mdcsrn-t1-k2", "mdcsrn-t1-k2-psnr"]
+    assert _plan(models=every) == [
+        ("sr3d", "mdcsrn-t1-k2-wgan", ""),
+        ("sr3d", "mdcsrn-t1-k2", "mdcsrn-t1-k2-psnr"),
+    ]
 
 
 @pytest.fixture(scope="module")

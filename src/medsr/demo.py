@@ -125,9 +125,10 @@ def plan_cases(
             installed one of :data:`EXTRA_MRI_SCANS`).
         ct_scans: CT scans for the CT model (default :data:`DEFAULT_CT_SCANS` when installed).
         all_scans: Add the extra MRI scans that are installed.
-        models: Bundled models to use (default: every installed one except the PSNR stages of
-            installed GAN models, which the demo shows through the ``--gan-weight`` curve's A = 0
-            point, to keep the demo under 3 minutes). A PSNR model whose GAN model is used too
+        models: Bundled models to use (default: every installed one except the comparison
+            baselines (``BundledModel.comparison``) and the PSNR stages of installed GAN
+            models, which the demo shows through the ``--gan-weight`` curve's A = 0 point, to
+            keep the demo under 3 minutes). A PSNR model whose GAN model is used too
             runs in the GAN model's cases (:attr:`CasePlan.psnr_model`) instead of cases of its
             own; ``benchmarks/quality.py`` asks for every model.
     """
@@ -139,8 +140,10 @@ def plan_cases(
     if models is not None:
         wanted = list(models)
     else:
-        partners = {m.psnr_model for m in BUNDLED.values() if m.name in installed}
-        wanted = [n for n in BUNDLED if n not in partners]
+        partners = {
+            m.psnr_model for m in BUNDLED.values() if m.name in installed and not m.comparison
+        }
+        wanted = [n for n in BUNDLED if n not in partners and not BUNDLED[n].comparison]
     notes: list[str] = []
     for name in wanted:
         if name not in BUNDLED:
@@ -149,11 +152,10 @@ def plan_cases(
             notes.append(f"bundled model {name} is not installed: its cases were skipped")
     use = [m for m in wanted if m in installed]
     # a PSNR model whose GAN model runs too joins the GAN model's cases: baselines computed once
-    folded = {
-        BUNDLED[m].psnr_model: m
-        for m in use
-        if BUNDLED[m].stage == "gan" and BUNDLED[m].psnr_model in use
-    }
+    folded: dict[str, str] = {}  # PSNR model -> the first GAN model that uses it (not a comparison)
+    for m in sorted(use, key=lambda n: BUNDLED[n].comparison):
+        if BUNDLED[m].stage == "gan" and BUNDLED[m].psnr_model in use:
+            folded.setdefault(BUNDLED[m].psnr_model, m)
     own = [m for m in use if m not in folded]
     partner = {gan: psnr for psnr, gan in folded.items()}
     mri = list(scans) if scans is not None else [DEFAULT_SCAN]

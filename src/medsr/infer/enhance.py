@@ -54,7 +54,7 @@ class EnhanceOptions:
     overwrite: bool = False
     gan_weight: float | None = None
     adapt: int = 0
-    adapt_lr: float = 1e-4
+    adapt_lr: float | None = None
     seed: int = 0
     threads: int = 2
     save_adapted: str | os.PathLike[str] | None = None
@@ -182,7 +182,7 @@ def _save_adapted(
         "best_step": adaptation["best_step"],
         "stop_reason": adaptation["stop_reason"],
         "seed": opt.seed,
-        "lr": opt.adapt_lr,
+        "lr": adaptation["options"]["lr"],
         "val_l1_start": adaptation["val_l1_start"],
         "val_l1_best": adaptation["val_l1_best"],
     }
