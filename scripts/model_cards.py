@@ -195,8 +195,13 @@ COMPARABILITY["srgan-t1-x2-psnr"] = (
     "The content-loss stage of SRGAN (the paper's SRResNet); see `srgan-t1-x2` for why the "
     "published numbers are not comparable."
 )
+COMPARABILITY["mdcsrn-t1-k2-wgan"] = (
+    "The weight-clipping WGAN baseline of the mDCSRN study; see `mdcsrn-t1-k2` for why the "
+    "published numbers are not comparable."
+)
 PUBLISHED_KEY = {
     "mdcsrn-t1-k2": "mdcsrn_wgan",
+    "mdcsrn-t1-k2-wgan": "mdcsrn_wgan",
     "mdcsrn-t1-k2-psnr": "mdcsrn_wgan",
     "srgan-t1-x2": "srgan",
     "srgan-t1-x2-psnr": "srgan",
@@ -266,8 +271,37 @@ def train_speed_block(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _adapt_lr_text(lr: float | None) -> str:
+    return f" at lr {lr:g}" if lr is not None else " (learning rate per case below)"
+
+
+def card_adapt_block(name: str, res: dict[str, Any]) -> list[str]:
+    """The held-out gain of ``--adapt`` for one model, for its card."""
+    cases = [c for c in res.get("cases", []) if c["model"] == name]
+    if not cases:
+        return []
+    lines = [
+        "",
+        f"Per-scan adaptation (`medsr enhance --adapt {res['options']['steps']}`) on the held-out "
+        f"`{res['scan']}`, from `benchmarks/adapt.py` (brain mask; docs/BENCHMARKS.md, "
+        "'Adaptation'):",
+        "",
+        "| lr | PSNR without [dB] | PSNR with [dB] | gain [dB] | stop (best step) | seconds without / with |",
+        "|---:|---:|---:|---:|---|---:|",
+    ]
+    for c in cases:
+        a, m = c["adapt"], c["metrics"]
+        lines.append(
+            f"| {_adapt_lr(a.get('lr'))} | {m[name]['psnr']:.3f} | "
+            f"{m[name + ' --adapt']['psnr']:.3f} | {c['gain_db']:+.3f} | "
+            f"{a['stop_reason']} ({a['best_step']}) | "
+            f"{c['seconds_plain']:.0f} / {c['seconds_adapted_total']:.0f} |"
+        )
+    return lines
+
+
 def _adapt_lr(lr: float | None) -> str:
-    return f"{lr:g}" if lr is not None else "the default (1e-4 for 3D, 3e-5 for 2D models)"
+    return f"{lr:g}" if lr is not None else "the default (per case below)"
 
 
 def adapt_block(res: dict[str, Any]) -> list[str]:
@@ -276,7 +310,7 @@ def adapt_block(res: dict[str, Any]) -> list[str]:
     opts = res["options"]
     lines = [
         f"Scan `{res['scan']}` (head crop of at most 160 x 256 x 256 voxels); `--adapt "
-        f"{opts['steps']}` at lr {_adapt_lr(opts['lr'])}, validation every {opts['val_every']} steps, "
+        f"{opts['steps']}`{_adapt_lr_text(opts['lr'])}, validation every {opts['val_every']} steps, "
         f"patience {opts['patience']}; 2 torch threads. Brain-mask metrics.",
         "",
         "| case | method | PSNR [dB] | SSIM | HFEN (lower better) |",
@@ -284,16 +318,19 @@ def adapt_block(res: dict[str, Any]) -> list[str]:
     ]
     for case in res["cases"]:
         for method, m in case["metrics"].items():
+            if method.endswith("--adapt") and case["adapt"].get("lr") is not None:
+                method += f" (lr {case['adapt']['lr']:g})"
             lines.append(
                 f"| {case['kind']} `{case['model']}` | {method} | {m['psnr']:.3f} | "
                 f"{m['ssim']:.4f} | {m['hfen']:.4f} |"
             )
-    lines += ["", "| case | gain of --adapt [dB] | steps run (best) | stop | adaptation s | "
-              "whole enhancement s (without / with) |", "|---|---:|---:|---|---:|---:|"]  # fmt: skip
+    lines += ["", "| case | lr | gain of --adapt [dB] | steps run (best) | stop | adaptation s | "
+              "whole enhancement s (without / with) |", "|---|---:|---:|---:|---|---:|---:|"]  # fmt: skip
     for case in res["cases"]:
         a = case["adapt"]
         lines.append(
-            f"| {case['kind']} `{case['model']}` | {case['gain_db']:+.3f} | {a['steps_run']} "
+            f"| {case['kind']} `{case['model']}` | {_adapt_lr(a.get('lr', opts['lr']))} | "
+            f"{case['gain_db']:+.3f} | {a['steps_run']} "
             f"({a['best_step']}) | {a['stop_reason']} | {a['seconds']:.0f} | "
             f"{case['seconds_plain']:.0f} / {case['seconds_adapted_total']:.0f} |"
         )
@@ -335,9 +372,14 @@ def main(argv: list[str] | None = None) -> int:
         if BEGIN not in text or END not in text:
             raise SystemExit(f"{doc}: no {BEGIN} ... {END} block")
         card = read_card(name)
+        adapt_file = results / "adapt_pycortex_s1.json"
+        adapt = json.loads(adapt_file.read_text()) if adapt_file.is_file() else {}
         block = "\n".join(
-            [BEGIN, "", *training_block(card), "", *quality_block(name, quality), "", END]
-        )
+            [
+                BEGIN, "", *training_block(card), "", *quality_block(name, quality),
+                *card_adapt_block(name, adapt), "", END,
+            ]
+        )  # fmt: skip
         pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
         doc.write_text(pattern.sub(lambda _m, b=block: b, text))
         print(f"updated {doc.relative_to(ROOT)}")

@@ -63,3 +63,14 @@ def test_minmax_symmetric_maps_to_minus_one_one_and_back() -> None:
     assert IntensityNorm.from_dict(norm.to_dict()) == norm
     flat, flat_state = norm.forward(np.full((2, 2), 4.0, dtype=np.float32))
     np.testing.assert_allclose(norm.inverse(flat, flat_state), 4.0)
+
+
+def test_to_dict_keeps_the_fields_the_kind_uses() -> None:
+    from medsr.data.intensity import IntensityNorm
+
+    assert IntensityNorm(kind="percentile", q=99.0).to_dict() == {"kind": "percentile", "q": 99.0}
+    hu = IntensityNorm(kind="hu-window", lo=-160.0, hi=240.0)
+    assert hu.to_dict() == {"kind": "hu-window", "lo": -160.0, "hi": 240.0}
+    assert IntensityNorm(kind="minmax").to_dict() == {"kind": "minmax"}
+    for norm in (hu, IntensityNorm(kind="percentile", q=99.0), IntensityNorm(kind="minmax")):
+        assert IntensityNorm.from_dict(norm.to_dict()) == norm

@@ -122,3 +122,69 @@ def test_bad_protocol_and_count_mismatch(
     missing = str(Path(files["ref"]).with_name("nope.nii.gz"))
     assert main(["evaluate", missing, "--ref", files["ref"], "--protocol", "fastmri"]) == 2
     assert "nope.nii.gz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--protocol", "fastmri", "unit-range", "brain-mask"],
+        ["--protocol", "fastmri,unit-range", "--protocol", "brain-mask"],
+        ["--protocol", "fastmri", "--protocol", "unit-range,brain-mask,fastmri"],
+    ],
+    ids=["several", "comma-and-repeat", "repeat-with-duplicate"],
+)
+def test_several_protocols_in_one_call(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    out = tmp_path / "res"
+    argv = ["evaluate", files["pred"], files["pred2"], "--ref", files["ref"], files["ref2"]]
+    assert main([*argv, *flags, "--method", "mine", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    names = ["fastmri", "unit-range", "brain-mask"]
+    for name in names:
+        assert f"protocol {name}:" in text
+    doc = json.loads((out / "metrics.json").read_text())
+    # one block of rows per protocol, in the order given; a repeated name counts once
+    assert [(c["protocol"], c["case"]) for c in doc["cases"]] == [
+        (p, c) for p in names for c in ("sub01", "sub02")
+    ]
+    assert [(s["protocol"], s["n"]) for s in doc["summary"]] == [(p, 2) for p in names]
+    ref = np.asarray(files["ref_arr"], dtype=np.float64)
+    pred = np.asarray(files["pred_arr"], dtype=np.float64)
+    for name, case in zip(names, doc["cases"][::2], strict=True):
+        expected = get_protocol(name).evaluate(pred, ref)
+        assert case["metrics"]["psnr"] == pytest.approx(expected["psnr"], rel=1e-9)
+        assert case["metrics"]["nrmse"] == pytest.approx(expected["nrmse"], rel=1e-9)
+    # the protocols really differ here, so a row cannot have been copied from another
+    assert len({c["metrics"]["psnr"] for c in doc["cases"][::2]}) == 3
+    csv_lines = (out / "metrics.csv").read_text().splitlines()
+    assert len(csv_lines) == 1 + 6
+    assert [line.split(",")[2] for line in csv_lines[1:]] == [p for p in names for _ in (0, 1)]
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert [line.split(",")[1] for line in summary[1:]] == names
+
+
+def test_one_protocol_output_is_unchanged_by_the_multi_protocol_form(
+    files: dict[str, str], tmp_path: Path
+) -> None:
+    argv = ["evaluate", files["pred"], "--ref", files["ref"]]
+    assert main([*argv, "--protocol", "fastmri", "--out", str(tmp_path / "one")]) == 0
+    assert main([*argv, "--protocol", "fastmri,unit-range", "--out", str(tmp_path / "two")]) == 0
+    one = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert set(one) == {"cases", "summary"} == set(two)
+    assert one["cases"] == two["cases"][:1] and one["summary"] == two["summary"][:1]
+
+
+def test_an_unknown_protocol_among_several_is_refused_before_reading(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "res"
+    missing = str(tmp_path / "nope.nii.gz")  # would fail later if the files were read first
+    argv = ["evaluate", missing, "--ref", files["ref"], "--out", str(out)]
+    assert main([*argv, "--protocol", "fastmri", "brain-msk"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "did you mean 'brain-mask'" in err
+    assert "nope.nii.gz" not in err and not out.exists()
+    assert main([*argv, "--protocol", ","]) == 2
+    assert "at least one protocol" in capsys.readouterr().err

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +99,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing output and sidecar"
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (lowdose-ct shows one on stderr when it is a terminal)",
     )
     g = parser.add_argument_group("k-space (kspace, kspace-gaussian)")
     g.add_argument(
@@ -284,8 +292,9 @@ def _run(args: argparse.Namespace) -> int:
     # --like: one child generator per stage, as the training pipeline draws them
     rngs = child_generators(rng, len(steps)) if like else [rng]
     result = volume
-    for (kind, params), stage_rng in zip(steps, rngs, strict=True):
-        result = degrade_volume(result, kind=kind, rng=stage_rng, params=params)
+    with _ct_progress(enabled=ct and not args.quiet):
+        for (kind, params), stage_rng in zip(steps, rngs, strict=True):
+            result = degrade_volume(result, kind=kind, rng=stage_rng, params=params)
     kinds = "+".join(kind for kind, _ in steps)
     record = {
         "command": "medsr degrade",
@@ -315,6 +324,39 @@ def _run(args: argparse.Namespace) -> int:
     print(f"wrote {output} {result.shape} spacing {tuple(round(s, 6) for s in result.spacing)}")
     print(f"wrote {sidecar}")
     return 0
+
+
+@contextlib.contextmanager
+def _ct_progress(*, enabled: bool) -> Iterator[None]:
+    """A progress bar with ETA on stderr over the low-dose CT slice batches.
+
+    Shown only when ``enabled`` and stderr is a terminal (tqdm's ``disable=None``), so pipes,
+    logs and ``--quiet`` stay silent.
+    """
+    if not enabled:
+        yield
+        return
+    from tqdm import tqdm
+
+    from medsr.degrade.ct import slice_progress
+
+    bars: list[Any] = []  # one bar per simulate_low_dose_ct call (one per stage)
+
+    def report(done: int, total: int) -> None:
+        if done == 0 or not bars:
+            if bars:
+                bars[-1].close()
+            bars.append(
+                tqdm(total=total, desc="lowdose-ct", unit="slice", file=sys.stderr, disable=None)
+            )
+        bars[-1].update(done - bars[-1].n)
+
+    try:
+        with slice_progress(report):
+            yield
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def _steps(args: argparse.Namespace) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:

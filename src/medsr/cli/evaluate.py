@@ -1,11 +1,20 @@
-"""``medsr evaluate PRED... --ref REF... --protocol NAME``: metrics table, JSON and CSV."""
+"""``medsr evaluate PRED... --ref REF... --protocol NAME [NAME...]``: metrics table, JSON and CSV.
+
+Several protocols are evaluated in one call (``--protocol a b``, ``--protocol a,b`` or
+``--protocol a --protocol b``): the files are read once and every row carries its protocol, so
+the outputs keep the one-protocol layout with one block of rows per protocol.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-HELP = "evaluate predictions against references under a named protocol"
+if TYPE_CHECKING:
+    from medsr.metrics import Protocol
+
+HELP = "evaluate predictions against references under one or more named protocols"
 
 #: Files written into ``--out``.
 OUTPUT_NAMES = ("metrics.json", "metrics.csv", "summary.csv")
@@ -20,9 +29,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--protocol",
+        nargs="+",
+        action="extend",
         required=True,
         metavar="NAME",
-        help="evaluation protocol (docs/protocols.md; an unknown name lists the known ones)",
+        help="evaluation protocol(s), evaluated in the order given: several names, "
+        "comma-separated or the flag repeated (docs/protocols.md; an unknown name lists the "
+        "known ones)",
     )
     parser.add_argument("--method", default="pred", help="method name stored in every row")
     parser.add_argument(
@@ -50,6 +63,39 @@ def case_ids(refs: list[str]) -> list[str]:
     return [s if stems.count(s) == 1 else f"{s}#{i}" for i, s in enumerate(stems)]
 
 
+def protocol_names(values: list[str]) -> list[str]:
+    """The protocol names of ``--protocol`` values: commas split, order kept, repeats dropped.
+
+    Raises:
+        ConfigError: If no name is left (``--protocol ,``).
+    """
+    from medsr.errors import ConfigError
+
+    names = [n.strip() for v in values for n in v.split(",")]
+    names = list(dict.fromkeys(n for n in names if n))
+    if not names:
+        raise ConfigError("--protocol needs at least one protocol name")
+    return names
+
+
+def resolve_protocols(values: list[str]) -> list[Protocol]:
+    """The protocols named by ``--protocol`` values, all checked before any file is read.
+
+    Raises:
+        ConfigError: For an unknown name (with the closest known names).
+    """
+    from medsr.errors import ConfigError
+    from medsr.metrics import get_protocol
+
+    out = []
+    for name in protocol_names(values):
+        try:
+            out.append(get_protocol(name))
+        except KeyError as exc:
+            raise ConfigError(str(exc.args[0])) from None
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     """Read every pair, evaluate, print the table and write the result files.
 
@@ -67,13 +113,10 @@ def _run(args: argparse.Namespace) -> int:
     from medsr.errors import ConfigError, MedsrError
     from medsr.io import read_volume
     from medsr.io.atomic import write_text_atomic
-    from medsr.metrics import evaluate_volumes, format_table, get_protocol
+    from medsr.metrics import evaluate_volumes, format_table
     from medsr.metrics.aggregate import summary_to_csv, write_csv, write_json
 
-    try:
-        protocol = get_protocol(args.protocol)
-    except KeyError as exc:
-        raise ConfigError(str(exc.args[0])) from None
+    protocols = resolve_protocols(args.protocol)
     if len(args.pred) != len(args.ref):
         raise ConfigError(
             f"got {len(args.pred)} PRED files but {len(args.ref)} --ref files; "
@@ -89,19 +132,24 @@ def _run(args: argparse.Namespace) -> int:
     from medsr.memory import evaluate_plan
 
     tol = args.slice_tolerance
-    with memory_plan(evaluate_plan(protocol.name)):  # each file refused before it is read
+    # the files are read once for all protocols, which run one after the other
+    with memory_plan(evaluate_plan(",".join(p.name for p in protocols))):
         preds = [read_volume(p, slice_tolerance=tol) for p in args.pred]
         refs = [read_volume(r, slice_tolerance=tol) for r in args.ref]
-    rows = evaluate_volumes(
-        preds,
-        refs,
-        protocol=protocol,
-        method=args.method,
-        cases=case_ids(args.ref),
-        pred_names=list(args.pred),
-        ref_names=list(args.ref),
-    )
-    print(f"protocol {protocol.name}: {protocol.description}")
+    cases = case_ids(args.ref)
+    rows = []
+    for protocol in protocols:
+        rows += evaluate_volumes(
+            preds,
+            refs,
+            protocol=protocol,
+            method=args.method,
+            cases=cases,
+            pred_names=list(args.pred),
+            ref_names=list(args.ref),
+        )
+    for protocol in protocols:
+        print(f"protocol {protocol.name}: {protocol.description}")
     print(format_table(rows))
     if out is not None:
         write_json(out / OUTPUT_NAMES[0], rows, overwrite=args.overwrite)

@@ -14,7 +14,7 @@ the mapping the model was trained with and returns outputs in the input's units.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -103,7 +103,10 @@ class IntensityNorm:
         return count
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The kind and the fields it uses (``lo``/``hi`` for ``hu-window``, ``q`` for
+        ``percentile``): an MRI model's sidecar shows no CT window."""
+        used = {"hu-window": ("lo", "hi"), "percentile": ("q",)}.get(self.kind, ())
+        return {"kind": self.kind, **{k: getattr(self, k) for k in used}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IntensityNorm:

@@ -16,11 +16,19 @@ Slices go through the projector in batches (``method="sparse"``, :mod:`medsr.deg
 the noise is drawn slice by slice, so a seed gives the same volume whatever the batch size.
 ``method="gather"`` is the original one-slice-at-a-time path, kept as the speed and equality
 reference of ``benchmarks/ct_lowdose_speed.py``.
+
+Progress: inside ``with slice_progress(report):`` every :func:`simulate_low_dose_ct` call reports
+``report(done, total)`` slices before its first batch and after each batch (``medsr degrade``
+drives its progress bar with it). The reporter lives in a context variable, so the library
+arguments stay the simulation's and a caller that sets none pays nothing.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -44,6 +52,28 @@ CT_MODES: tuple[str, ...] = ("inject", "reconstruct")
 
 #: Rays (views x detectors x slices) simulated together: bounds the float64 sinograms to ~100 MB.
 _BATCH_RAYS = 12_000_000
+
+#: ``report(done, total)``: slices simulated so far out of ``total``.
+SliceProgress: TypeAlias = Callable[[int, int], None]
+_PROGRESS: ContextVar[SliceProgress | None] = ContextVar("medsr_ct_slice_progress", default=None)
+
+
+@contextmanager
+def slice_progress(report: SliceProgress) -> Iterator[None]:
+    """Report the slices of every :func:`simulate_low_dose_ct` call made inside the block.
+
+    Args:
+        report: Called as ``report(done, total)``: once with ``done = 0`` before the first
+            batch, then after each batch of slices, the last time with ``done == total``.
+
+    Yields:
+        Nothing; the previous reporter (usually none) is restored on exit.
+    """
+    token = _PROGRESS.set(report)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
 
 
 def hu_to_mu(hu: np.ndarray, *, mu_water: float = MU_WATER_PER_MM) -> np.ndarray:
@@ -135,7 +165,11 @@ def simulate_low_dose_ct(
     rays = int(views) * (default_detector_count((h, w)) if detectors is None else int(detectors))
     batch = 1 if method == "gather" else balanced_batch(len(slices), _BATCH_RAYS // max(1, rays))
     out = np.empty_like(slices)
-    for n0 in range(0, slices.shape[0], batch):
+    report = _PROGRESS.get()
+    total = slices.shape[0]
+    if report is not None:
+        report(0, total)
+    for n0 in range(0, total, batch):
         out[n0 : n0 + batch] = _simulate_batch(
             slices[n0 : n0 + batch],
             rng=rng,
@@ -148,6 +182,8 @@ def simulate_low_dose_ct(
             min_count=min_count,
             mu_water=mu_water,
         )
+        if report is not None:
+            report(min(n0 + batch, total), total)
     return np.ascontiguousarray(out.reshape(a.shape), dtype=np.float32)
 
 
