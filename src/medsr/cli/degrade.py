@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import math
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -328,35 +327,14 @@ def _run(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _ct_progress(*, enabled: bool) -> Iterator[None]:
-    """A progress bar with ETA on stderr over the low-dose CT slice batches.
-
-    Shown only when ``enabled`` and stderr is a terminal (tqdm's ``disable=None``), so pipes,
-    logs and ``--quiet`` stay silent.
-    """
-    if not enabled:
-        yield
-        return
-    from tqdm import tqdm
-
+    """A progress bar with ETA on stderr over the low-dose CT slice batches (one per stage);
+    only when ``enabled`` and stderr is a terminal, so pipes, logs and ``--quiet`` stay silent."""
+    from medsr.cli._progress import progress_bars
     from medsr.degrade.ct import slice_progress
 
-    bars: list[Any] = []  # one bar per simulate_low_dose_ct call (one per stage)
-
-    def report(done: int, total: int) -> None:
-        if done == 0 or not bars:
-            if bars:
-                bars[-1].close()
-            bars.append(
-                tqdm(total=total, desc="lowdose-ct", unit="slice", file=sys.stderr, disable=None)
-            )
-        bars[-1].update(done - bars[-1].n)
-
-    try:
-        with slice_progress(report):
+    with progress_bars("lowdose-ct", "slice", enabled=enabled) as report:
+        with slice_progress(report) if report is not None else contextlib.nullcontext():
             yield
-    finally:
-        for bar in bars:
-            bar.close()
 
 
 def _steps(args: argparse.Namespace) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 HELP = "enhance scans (NIfTI, DICOM, PNG/JPG, NPY; folders) with a trained model, geometry kept"
 
@@ -29,6 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output file (.nii.gz, .nii, .npy, .png); a folder for several scans or --dicom-out",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (one shows on stderr over the model's windows when it is a terminal)",
+    )
     parser.add_argument(
         "--gan-weight",
         type=float,
@@ -204,7 +210,14 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         save_adapted=args.save_adapted,
     )
-    records = enhance_files(args.inputs, model=args.model, output=args.output, options=options)
+    from medsr.cli._progress import progress_bars
+    from medsr.infer.sliding_window import window_progress
+
+    with progress_bars("enhance", "window", enabled=not args.quiet) as report:
+        with window_progress(report) if report is not None else contextlib.nullcontext():
+            records = enhance_files(
+                args.inputs, model=args.model, output=args.output, options=options
+            )
     for rec in records:
         spacing = tuple(round(s, 6) for s in rec["output_spacing"])
         print(f"wrote {rec['output']} {tuple(rec['output_shape'])} spacing {spacing}")

@@ -21,6 +21,7 @@ than GPU memory work. Peak memory grows with the output size, not with the numbe
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,23 @@ import torch.nn.functional as F
 
 Blend = Literal["gaussian", "hann", "constant"]
 Predictor = Callable[[torch.Tensor], torch.Tensor]
+#: ``report(windows_done, windows_total)`` of the current :func:`window_progress` block.
+Progress = Callable[[int, int], None]
+_PROGRESS: contextvars.ContextVar[Progress | None] = contextvars.ContextVar(
+    "medsr_window_progress", default=None
+)
+
+
+@contextlib.contextmanager
+def window_progress(report: Progress) -> Iterator[None]:
+    """Within the block, every :func:`sliding_window_inference` call reports
+    ``report(done, total)`` windows: once with ``done = 0`` before the first network call and
+    after every batch of windows (a progress bar for long volumes; no cost without a block)."""
+    token = _PROGRESS.set(report)
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
 
 
 def _per_axis(value: int | Sequence[int], ndim: int, what: str) -> tuple[int, ...]:
@@ -114,6 +132,15 @@ class _Batcher:
         self.device = device
         self.amp = amp
         self.items: list[tuple[Any, torch.Tensor]] = []
+        self.report = _PROGRESS.get()
+        self.done = 0
+        self.total = 0
+
+    def start(self, total: int) -> None:
+        """Number of windows this call will run (for the progress report)."""
+        self.total = total
+        if self.report is not None:
+            self.report(0, total)
 
     def add(self, key: Any, window: torch.Tensor) -> Iterator[tuple[Any, torch.Tensor]]:
         self.items.append((key, window))
@@ -136,6 +163,9 @@ class _Batcher:
             )
             with torch.no_grad(), ctx:
                 outs.append(self.predictor(g.to(self.device)).float().cpu())
+            self.done += int(g.shape[0])
+            if self.report is not None:
+                self.report(self.done, self.total)
         pred = torch.cat(outs) if same else None
         for j, key in enumerate(keys):
             yield key, (pred[j : j + 1] if pred is not None else outs[j])
@@ -244,6 +274,7 @@ def _exact(
         out[(slice(b, b + 1), slice(None), *dst)] = pred[(slice(None), slice(None), *src)].to(out)
 
     ranges = [range(0, n, c) for n, c in zip(spatial, core, strict=True)]
+    batcher.start(x.shape[0] * math.prod(len(r) for r in ranges))
     for b in range(x.shape[0]):
         for starts in itertools.product(*ranges):
             # per axis: (window lo, window hi, core lo, core hi); the window is clipped to the volume
@@ -282,6 +313,7 @@ def _blended(
     padded = tuple(int(s) for s in xp.shape[2:])
     steps = [max(1, round(w * (1 - o))) for w, o in zip(win, overlap, strict=True)]
     starts = [window_starts(n, w, st) for n, w, st in zip(padded, win, steps, strict=True)]
+    batcher.start(x.shape[0] * math.prod(len(st) for st in starts))
     prof = [
         blend_weights(w * s, blend, sigma_scale=sigma_scale) for w, s in zip(win, sc, strict=True)
     ]
