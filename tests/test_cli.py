@@ -139,3 +139,15 @@ def test_degrade_is_refused_while_another_run_writes_its_output(
     assert proc.stderr.startswith(f"medsr: error: {tmp_path / 'low.json'}: another medsr run")
     assert proc.stderr.count("\n") == 1 and not out.exists()
     assert main(args) == 0 and out.exists() and (tmp_path / "low.json").exists()
+
+
+@pytest.mark.parametrize("command", ["degrade", "baseline", "evaluate", "enhance"])
+def test_volume_commands_say_the_axis_order_in_help(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medsr.cli.main import main as cli_main
+
+    with pytest.raises(SystemExit):
+        cli_main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "canonical (D, H, W) order" in text and "D runs inferior->superior" in text

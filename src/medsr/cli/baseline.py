@@ -115,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
         },
         overwrite=args.overwrite,
     )
-    print(f"wrote {output} {result.shape} spacing {tuple(round(s, 6) for s in result.spacing)}")
+    spacing = tuple(round(s, 6) for s in result.spacing)
+    print(f"wrote {output} {result.shape} spacing {spacing} mm (D, H, W order)")
     if "sigma" in noise:
         print(f"noise sigma {noise['sigma']} ({noise['sigma_source']})")
     print(f"wrote {sidecar}")

@@ -320,7 +320,8 @@ def _run(args: argparse.Namespace) -> int:
     ):
         write_volume(result, tmp_out, overwrite=True, description=f"medsr degrade {kinds}")
         write_json_sidecar(tmp_side, record, overwrite=True)
-    print(f"wrote {output} {result.shape} spacing {tuple(round(s, 6) for s in result.spacing)}")
+    spacing = tuple(round(s, 6) for s in result.spacing)
+    print(f"wrote {output} {result.shape} spacing {spacing} mm (D, H, W order)")
     print(f"wrote {sidecar}")
     return 0
 

@@ -220,7 +220,10 @@ def run(args: argparse.Namespace) -> int:
             )
     for rec in records:
         spacing = tuple(round(s, 6) for s in rec["output_spacing"])
-        print(f"wrote {rec['output']} {tuple(rec['output_shape'])} spacing {spacing}")
+        print(
+            f"wrote {rec['output']} {tuple(rec['output_shape'])} spacing {spacing} mm "
+            "(D, H, W order)"
+        )
         plane = rec.get("plane")
         if plane:
             print(

@@ -17,6 +17,16 @@ from collections.abc import Sequence
 
 from medsr._version import __version__
 
+#: Said under the help of every command that reads volumes (issue 13, item 17).
+AXES_EPILOG = (
+    "Axis order: shapes, spacings and per-axis options (--factor, --scale, --window, --axis, "
+    "--kspace-factor) use medsr's canonical (D, H, W) order, after the volume is reoriented to "
+    "RAS at read time: D runs inferior->superior (axial slices), H posterior->anterior, "
+    "W left->right. This is not necessarily the file's array order; NIfTI outputs are written back "
+    "in the input file's orientation, with a matching affine."
+)
+_VOLUME_COMMANDS = frozenset({"degrade", "baseline", "evaluate", "enhance"})
+
 #: Subcommands in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "demo",
@@ -43,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"medsr.cli.{name}")
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        epilog = AXES_EPILOG if name in _VOLUME_COMMANDS else None
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=epilog)
         p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
