@@ -51,12 +51,9 @@ def run(args: argparse.Namespace) -> int:
     The outputs are claimed first: a run already writing them, or an output folder that
     cannot be written, is refused before any work.
     """
-    from medsr.io import sidecar_path
-    from medsr.io.atomic import claim_outputs
+    from medsr.io.sidecar import claim_with_sidecar
 
-    output = Path(args.output)
-    targets = [output, sidecar_path(output)]
-    with claim_outputs(targets, overwrite=args.overwrite):
+    with claim_with_sidecar(args.output, overwrite=args.overwrite):
         return _run(args)
 
 

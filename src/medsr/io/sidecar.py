@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from medsr.io.atomic import write_text_atomic
+from medsr.io.atomic import claim_outputs, write_text_atomic
 
 
 def _plain(obj: Any) -> Any:
@@ -40,6 +42,15 @@ def sidecar_path(output: str | os.PathLike[str]) -> Path:
         if name.lower().endswith(ext):
             return p.with_name(name[: -len(ext)] + ".json")
     return p.with_name(name + ".json")
+
+
+@contextlib.contextmanager
+def claim_with_sidecar(output: str | os.PathLike[str], *, overwrite: bool) -> Iterator[Path]:
+    """Claim ``output`` and its JSON sidecar before any work (see
+    :func:`medsr.io.atomic.claim_outputs`); yields the output path."""
+    path = Path(output)
+    with claim_outputs([path, sidecar_path(path)], overwrite=overwrite):
+        yield path
 
 
 def write_json_sidecar(

@@ -12,6 +12,21 @@ from collections.abc import Sequence
 from torch import Tensor
 
 
+def check_conv_stack(spatial_dims: int, in_channels: int, channels: Sequence[int]) -> None:
+    """Constructor arguments every convolutional discriminator shares.
+
+    Raises:
+        ValueError: ``spatial_dims`` not 2 or 3, ``in_channels < 1`` or ``channels`` empty or
+            holding a non-positive width.
+    """
+    if spatial_dims not in (2, 3):
+        raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
+    if in_channels < 1:
+        raise ValueError(f"in_channels must be >= 1, got {in_channels!r}")
+    if not channels or any(int(c) < 1 for c in channels):
+        raise ValueError(f"channels must be a non-empty list of positive ints, got {channels!r}")
+
+
 def _per_axis(value: int | Sequence[int], spatial_dims: int) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,) * spatial_dims

@@ -187,23 +187,6 @@ def discard_new(run_dir: Path, *, made: bool) -> bool:
     return True
 
 
-def _lookup(cfg: dict[str, Any], key: str) -> tuple[bool, Any]:
-    node: Any = cfg
-    for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
-
-
-def _new_default(stored: dict[str, Any], given: dict[str, Any], key: str) -> bool:
-    """A key the run's stored config lacks (written before the option existed) whose value is
-    the option's empty default: resuming does not change anything."""
-    has_stored, _ = _lookup(stored, key)
-    has_given, value = _lookup(given, key)
-    return not has_stored and has_given and value in (None, "", False, [], {})
-
-
 def _fill_new_defaults(stored: Any, given: Any) -> Any:
     """``stored`` with the keys it lacks taken from ``given`` where those hold an empty default,
     also inside lists of the same length (an option added to every data source later)."""
@@ -237,9 +220,7 @@ def check_resume_config(
     changed = [
         k
         for k in diff_plain(stored, given)
-        if k not in RESUMABLE_CHANGES
-        and not k.startswith("train.guard.")
-        and not _new_default(stored, given, k)
+        if k not in RESUMABLE_CHANGES and not k.startswith("train.guard.")
     ]
     if step is not None:
         changed = [

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from medsr.nn import factory
-from medsr.nn.validation import check_input
+from medsr.nn.validation import check_conv_stack, check_input
 
 #: ``(stride-1 convs per stage, hidden width)`` of the reference and the compressed critic.
 REFERENCE_LAYOUT: tuple[tuple[bool, ...], int] = ((True, True, True, True), 1024)
@@ -80,14 +80,7 @@ class MDCSRNCritic(nn.Module):
         negative_slope: float = 0.2,
     ) -> None:
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
-        if in_channels < 1:
-            raise ValueError(f"in_channels must be >= 1, got {in_channels!r}")
-        if not channels or any(int(c) < 1 for c in channels):
-            raise ValueError(
-                f"channels must be a non-empty list of positive ints, got {channels!r}"
-            )
+        check_conv_stack(spatial_dims, in_channels, channels)
         if len(stride1_convs) != len(channels):
             raise ValueError(
                 f"stride1_convs needs one bool per stage ({len(channels)}), got {stride1_convs!r}"

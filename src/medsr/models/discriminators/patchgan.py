@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from medsr.nn import factory
-from medsr.nn.validation import check_input
+from medsr.nn.validation import check_conv_stack, check_input
 
 Norm = Literal["batch", "instance", "layer", "none"]
 
@@ -63,14 +63,7 @@ class PatchGANDiscriminator(nn.Module):
         difference_input: bool = False,
     ) -> None:
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
-        if in_channels < 1:
-            raise ValueError(f"in_channels must be >= 1, got {in_channels!r}")
-        if not channels or any(int(c) < 1 for c in channels):
-            raise ValueError(
-                f"channels must be a non-empty list of positive ints, got {channels!r}"
-            )
+        check_conv_stack(spatial_dims, in_channels, channels)
         if len(strides) != len(channels) or any(int(s) < 1 for s in strides):
             raise ValueError(
                 f"strides must give one positive stride per entry of channels ({len(channels)}), "

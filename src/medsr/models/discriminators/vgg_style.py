@@ -15,7 +15,7 @@ from typing import Any, Literal
 from torch import Tensor, nn
 
 from medsr.nn import factory
-from medsr.nn.validation import check_input
+from medsr.nn.validation import check_conv_stack, check_input
 
 Norm = Literal["batch", "layer", "instance", "none"]
 Head = Literal["flatten", "pool"]
@@ -95,14 +95,7 @@ class VGGStyleDiscriminator(nn.Module):
         feature_dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        if spatial_dims not in (2, 3):
-            raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
-        if in_channels < 1:
-            raise ValueError(f"in_channels must be >= 1, got {in_channels!r}")
-        if not channels or any(int(c) < 1 for c in channels):
-            raise ValueError(
-                f"channels must be a non-empty list of positive ints, got {channels!r}"
-            )
+        check_conv_stack(spatial_dims, in_channels, channels)
         if width_multiplier <= 0:
             raise ValueError(f"width_multiplier must be > 0, got {width_multiplier!r}")
         if norm not in ("batch", "layer", "instance", "none"):
