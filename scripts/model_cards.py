@@ -103,16 +103,34 @@ def quality_block(name: str, quality: dict[str, Any]) -> list[str]:
     if not res:
         return ["### Held-out quality", "", "Not measured yet: run `benchmarks/quality.py`."]
     lines = [
-        "### Held-out quality (measured, `benchmarks/quality.py`)",
+        f"### Held-out quality (measured, `{res.get('source', 'benchmarks/quality.py')}`)",
         "",
         f"Cases: {', '.join('`' + c + '`' for c in res['cases'])}"
         + (f"; {res['seeds']} noise draws each" if res.get("seeds") else "")
         + ". Mean +- population std over cases; best per column in bold.",
     ]
-    protocols = list(dict.fromkeys(s["protocol"] for s in res["summary"]))
-    for protocol in protocols:
-        rows = [s for s in res["summary"] if s["protocol"] == protocol]
+    groups = list(dict.fromkeys((s.get("group", ""), s["protocol"]) for s in res["summary"]))
+    for group, protocol in groups:
+        rows = [
+            s for s in res["summary"] if (s.get("group", ""), s["protocol"]) == (group, protocol)
+        ]
         keys = [k for k in ("psnr", "ssim", "nrmse", "hfen") if k in rows[0]["mean"]]
+        if not keys:  # ct-tissue-hu: mean HU shifts per tissue, nearer 0 is better
+            keys = [k for k in rows[0]["mean"] if not k.endswith("_ref")]
+            lines += [
+                "",
+                f"Protocol `{protocol}` (candidate minus reference, HU; nearer 0 is better):",
+                "",
+                f"| method | n | {' | '.join(keys)} |",
+                "|---|---:|" + "---:|" * len(keys),
+            ]
+            lines += [
+                f"| {r['method']} | {r['n']} | "
+                + " | ".join(f"{r['mean'][k]:+.1f} +- {r['std'][k]:.1f}" for k in keys)
+                + " |"
+                for r in rows
+            ]
+            continue
         best = {k: (min if k in LOWER_IS_BETTER else max)(r["mean"][k] for r in rows) for k in keys}
         head = " | ".join(
             f"{k.upper()}{' [dB]' if k == 'psnr' else ''} {'(lower better)' if k in LOWER_IS_BETTER else ''}".strip()
@@ -120,7 +138,7 @@ def quality_block(name: str, quality: dict[str, Any]) -> list[str]:
         )
         lines += [
             "",
-            f"Protocol `{protocol}`:",
+            f"Protocol `{protocol}`" + (f", {group}" if group else "") + ":",
             "",
             f"| method | n | {head} |",
             "|---|---:|" + "---:|" * len(keys),
@@ -341,10 +359,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quality", type=Path, default=ROOT / "benchmarks/results/quality.json")
     parser.add_argument("--demo", type=Path, default=ROOT / "benchmarks/results/demo_time.json")
+    parser.add_argument("--systems", type=Path, default=ROOT / "benchmarks/results/systems.json")
     args = parser.parse_args(argv)
     from medsr.zoo import BUNDLED, read_card
 
     quality = json.loads(args.quality.read_text()) if args.quality.is_file() else {}
+    if args.systems.is_file():  # the demo=False models, measured by benchmarks/systems.py
+        systems = json.loads(args.systems.read_text()).get("models", {})
+        quality.setdefault("models", {}).update(
+            {k: {**v, "source": "benchmarks/systems.py"} for k, v in systems.items()}
+        )
     published = json.loads((ROOT / "benchmarks/published_numbers.json").read_text())
     demo = json.loads(args.demo.read_text()) if args.demo.is_file() else {}
     bench: list[str] = []

@@ -12,6 +12,7 @@ import pytest
 from medsr.cli.main import main
 from medsr.data import Volume
 from medsr.demo import CasePlan, _file_name, case_split, crop_to_multiple, plan_cases, run_demo
+from medsr.errors import ConfigError
 from medsr.io import read_volume
 from medsr.metrics.aggregate import read_json
 from medsr.zoo import bundled_path
@@ -43,8 +44,10 @@ def test_plan_default_is_the_embedded_scan_and_held_out_ct() -> None:
         "pydicom_ct_693",
         "pydicom_ct_vr_un",
     }
-    with pytest.raises(KeyError, match="unknown bundled model"):
+    with pytest.raises(ConfigError, match="--model nope: not a bundled model"):
         plan_cases(models=["nope"])
+    with pytest.raises(ConfigError, match=r"benchmarks/systems\.py"):  # its own degradation
+        plan_cases(models=["esrgan-t1-x4"])
 
 
 @pytest.fixture(scope="module")

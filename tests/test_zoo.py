@@ -104,8 +104,13 @@ def test_models_cli_lists_every_bundled_model(capsys: pytest.CaptureFixture[str]
             partner = by_name[r["psnr_model"]]
             assert r["stage"] == "gan" and partner["stage"] == "psnr"
             assert partner["generator"] == r["generator"]
-            # a comparison baseline (the clipping WGAN) shares another system's L1 stage
-            assert partner["system"] == r["system"] or r["comparison"]
+            # a comparison baseline (the clipping WGAN) shares another system's L1 stage, and
+            # the 3-player GAN starts from DISGAN's (same generator, same authors)
+            shared = r["comparison"] or (r["system"], partner["system"]) == (
+                "threeplayer-gan",
+                "disgan",
+            )
+            assert partner["system"] == r["system"] or shared
             assert recipe.train.init_generator == r["psnr_model"]
     assert {r["stage"] for r in rows if r["task"] in ("sr3d", "sr2d")} == {"psnr", "gan"}
 
@@ -133,7 +138,7 @@ def test_shipped_weights_are_small_and_trained_only_on_training_scans() -> None:
         # a run may stop before its planned schedule ends (resumed in a later session)
         assert 0 < card["train_summary"]["steps"] <= recipe.train.steps
         assert ckpt.modality == model.modality
-    assert total < 20 * 2**20
+    assert total < 60 * 2**20  # the budget for all bundled weights together
     assert weights_dir().name == "weights"
 
 

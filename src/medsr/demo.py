@@ -133,7 +133,7 @@ def plan_cases(
             own; ``benchmarks/quality.py`` asks for every model.
     """
     from medsr.data import catalogue
-    from medsr.errors import MissingDependencyError
+    from medsr.errors import ConfigError, MissingDependencyError
     from medsr.zoo import BUNDLED, available
 
     installed = set(available())
@@ -143,11 +143,20 @@ def plan_cases(
         partners = {
             m.psnr_model for m in BUNDLED.values() if m.name in installed and not m.comparison
         }
-        wanted = [n for n in BUNDLED if n not in partners and not BUNDLED[n].comparison]
+        wanted = [
+            n
+            for n in BUNDLED
+            if n not in partners and not BUNDLED[n].comparison and BUNDLED[n].demo
+        ]
     notes: list[str] = []
     for name in wanted:
         if name not in BUNDLED:
-            raise KeyError(f"unknown bundled model {name!r}; bundled: {sorted(BUNDLED)}")
+            raise ConfigError(f"--model {name}: not a bundled model; bundled: {sorted(BUNDLED)}")
+        if not BUNDLED[name].demo:
+            raise ConfigError(
+                f"--model {name}: its degradation is not one of the demo's three; "
+                "benchmarks/systems.py measures it on the held-out scans"
+            )
         if name not in installed:
             notes.append(f"bundled model {name} is not installed: its cases were skipped")
     use = [m for m in wanted if m in installed]
@@ -319,8 +328,15 @@ def _run_sr2d(
     return methods, extra
 
 
+def true_noise_sigma(low: Volume, ref: Volume) -> float:
+    """The simulated noise's standard deviation in HU inside the body (reference > -500 HU):
+    the sigma a denoiser would be given if it knew the noise (the benchmark's BM3D row)."""
+    body = ref.array > -500.0
+    return float(np.std((low.array - ref.array)[body])) if body.any() else 0.0
+
+
 def _run_denoise2d(
-    case: CasePlan, ref: Volume, say: Progress, seed: int
+    case: CasePlan, ref: Volume, say: Progress, seed: int, benchmark: bool = False
 ) -> tuple[dict[str, Volume], dict, list[str]]:
     from medsr.baselines import run_baseline
     from medsr.degrade.volumes import lowdose_ct_volume
@@ -336,6 +352,10 @@ def _run_denoise2d(
             methods[name] = run_baseline(name, low)
         except MissingDependencyError:
             notes.append(f"{name} baseline skipped: pip install 'medsr[classic]' (scikit-image)")
+    if benchmark:  # BM3D told the true noise level: the strongest classical denoiser here
+        sigma = true_noise_sigma(low, ref)
+        say(f"BM3D at the true sigma {sigma:.1f} HU")
+        methods["bm3d (true sigma)"] = run_baseline("bm3d", low, sigma=sigma)
     for model in reversed(case.models):
         say(f"{model} on {case.scan}")
         methods[model] = make_predictor(model, case.task, low.shape, "fp32")(low)
@@ -345,6 +365,7 @@ def _run_denoise2d(
         "input_label": "simulated quarter-dose CT (projection-domain Poisson noise)",
         "baselines": [m for m in methods if m not in case.models],
         "degradation": {"kind": "lowdose-ct", **CT_LOWDOSE, "seed": seed},
+        **({"true_sigma_hu": true_noise_sigma(low, ref)} if benchmark else {}),
         "data_consistency": None,
         "title": "Low-dose CT denoising, 25 % dose",
     }
@@ -379,6 +400,7 @@ def run_demo(
     precision: str = "auto",
     progress: Progress | None = None,
     on_plan: Callable[[int], None] | None = None,
+    benchmark: bool = False,
 ) -> DemoResult:
     """Run the demo and write its outputs (see the module docstring).
 
@@ -396,6 +418,8 @@ def run_demo(
             docs/BENCHMARKS.md, "bf16 accuracy"). The CT model always runs in fp32.
         progress: Called with a short message at every stage.
         on_plan: Called once with the number of stages (for a progress bar).
+        benchmark: ``benchmarks/quality.py``'s extras: BM3D at the true noise sigma and the
+            ``ct-tissue-hu`` protocol in the CT cases (slow; not in the demo).
 
     Returns:
         The output folder, the printed table and the files written.
@@ -442,9 +466,11 @@ def run_demo(
         elif case.task == "sr2d":
             methods, extra = _run_sr2d(case, ref, say, precision)
         else:
-            methods, extra, more = _run_denoise2d(case, ref, say, seed)
+            methods, extra, more = _run_denoise2d(case, ref, say, seed, benchmark)
             notes += [n for n in more if n not in notes]
         protocols = CT_PROTOCOLS if case.task == "denoise2d" else MRI_PROTOCOLS
+        if benchmark and case.task == "denoise2d":
+            protocols = (*protocols, "ct-tissue-hu")
         say(f"evaluating {case.id}")
         for protocol in protocols:
             for method, pred in methods.items():

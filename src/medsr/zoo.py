@@ -38,6 +38,9 @@ class BundledModel:
         "model.pt"  # the run's checkpoint that ships: best.pt (validation) or model.pt (last)
     )
     comparison: bool = False  # a published baseline kept for comparison: not in the default demo
+    #: ``medsr demo`` runs the model (its degradation is one of the demo's three fixed ones);
+    #: the others are measured by ``benchmarks/systems.py`` through their recorded degradation
+    demo: bool = True
 
     @property
     def weights_file(self) -> str:
@@ -119,6 +122,85 @@ BUNDLED: dict[str, BundledModel] = {
             config="configs/bundled/dfgan_ct_qd.yaml",
             system="dfgan",
             generator="dfgan_unet",
+            stage="gan",
+        ),
+        BundledModel(
+            name="srgan-x3",
+            task="sr2d",
+            modality="MR",
+            summary="SRGAN x3 of the brain-MRI / chest X-ray report: 150x150 slices and radiographs",
+            config="configs/bundled/srgan_x3.yaml",
+            system="srgan",
+            generator="srresnet",
+            stage="gan",
+            demo=False,
+        ),
+        BundledModel(
+            name="esrgan-t1-x4",
+            task="sr2d",
+            modality="MR",
+            summary="ESRGAN x4 (RRDB, relativistic GAN), 2D T1 brain slices, bicubic x4 degradation",
+            config="configs/bundled/esrgan_t1_x4.yaml",
+            system="esrgan",
+            generator="rrdbnet",
+            stage="gan",
+            demo=False,
+        ),
+        BundledModel(
+            name="srrescycgan-t1-x4",
+            task="sr2d",
+            modality="MR",
+            summary="SRResCycGAN x4 (cycle-consistent, two generators), 2D T1 slices, bicubic x4",
+            config="configs/bundled/srrescycgan_t1_x4.yaml",
+            system="srrescycgan",
+            generator="srrescgan",
+            stage="gan",
+            demo=False,
+        ),
+        BundledModel(
+            name="disgan-t1-x2-psnr",
+            task="sr3d",
+            modality="MR",
+            summary="DISGAN generator, L1 stage: 3D T1 brain, k-space truncation x2 (coarse grid)",
+            config="configs/bundled/disgan_t1_x2_psnr.yaml",
+            system="disgan",
+            generator="rrdbnet",
+            stage="psnr",
+            ship="best.pt",
+            demo=False,
+        ),
+        BundledModel(
+            name="disgan-t1-x2",
+            task="sr3d",
+            modality="MR",
+            summary="DISGAN x2 (wavelet U-Net discriminator), 3D T1 brain, k-space x2 (coarse grid)",
+            config="configs/bundled/disgan_t1_x2.yaml",
+            system="disgan",
+            generator="rrdbnet",
+            stage="gan",
+            psnr_model="disgan-t1-x2-psnr",
+            demo=False,
+        ),
+        BundledModel(
+            name="threeplayer-t1-x2",
+            task="sr3d",
+            modality="MR",
+            summary="3-player GAN x2 (trained feature extractor), 3D T1 brain, k-space x2 (coarse grid)",
+            config="configs/bundled/threeplayer_t1_x2.yaml",
+            system="threeplayer-gan",
+            generator="rrdbnet",
+            stage="gan",
+            psnr_model="disgan-t1-x2-psnr",
+            demo=False,
+        ),
+        BundledModel(
+            name="attn-dfgan-ct-qd",
+            task="denoise2d",
+            modality="CT",
+            summary="AttnDFGAN (CBAM U-Net), quarter-dose CT slices (HU), difference-map discriminator",
+            config="configs/bundled/attn_dfgan_ct_qd.yaml",
+            system="attn-dfgan",
+            generator="attn_dfgan_unet",
             stage="gan",
         ),
     )

@@ -21,6 +21,7 @@ from medsr.models.generators._checks import (
     scale_tuple,
 )
 from medsr.nn.factory import conv
+from medsr.nn.input_skip import add_input_skip, check_input_skip, zero_last_conv
 from medsr.nn.rrdb import RRDB
 from medsr.nn.upsample import SubPixelConv, upsample_stages
 from medsr.nn.validation import check_input
@@ -86,6 +87,9 @@ class RRDBNet(nn.Module):
         res_scale: Residual scaling inside and around the dense blocks.
         negative_slope: LeakyReLU slope everywhere.
         upsample: ``"nearest"`` or ``"pixelshuffle"``.
+        input_skip: ``"none"`` (the papers) or ``"linear"`` / ``"cubic"``: add the input's
+            interpolation to the output, the last convolution zero-initialised
+            (:mod:`medsr.nn.input_skip`; a CPU-budget aid, not in ESRGAN or DISGAN).
 
     Raises:
         ValueError: On a bad size, scale, mode or dimensionality.
@@ -108,6 +112,7 @@ class RRDBNet(nn.Module):
         res_scale: float = 0.2,
         negative_slope: float = 0.2,
         upsample: str = "nearest",
+        input_skip: str = "none",
     ) -> None:
         super().__init__()
         check_positive(
@@ -119,6 +124,13 @@ class RRDBNet(nn.Module):
         )
         check_spatial_dims(spatial_dims)
         check_choice("upsample", upsample, ("nearest", "pixelshuffle"))
+        check_input_skip(
+            input_skip,
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=out_channels,
+        )
+        self.input_skip = input_skip
         if not 0.0 < res_scale <= 1.0:
             raise ValueError(f"res_scale must be in (0, 1], got {res_scale!r}")
         self.scale = scale_tuple(scale, spatial_dims)
@@ -159,6 +171,8 @@ class RRDBNet(nn.Module):
             nn.LeakyReLU(negative_slope),
             conv(spatial_dims, features, out_channels, 3),
         )
+        if input_skip != "none":  # start as the interpolation; the network learns the correction
+            zero_last_conv(self.tail[2])
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(
@@ -166,4 +180,4 @@ class RRDBNet(nn.Module):
         )
         h = self.conv_first(x)
         h = h + self.conv_body(self.body(h))
-        return self.tail(self.upsample(h))
+        return add_input_skip(self.tail(self.upsample(h)), x, self.input_skip, self.spatial_dims)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from medsr.models.generators._checks import (
@@ -20,6 +19,7 @@ from medsr.models.generators._checks import (
 )
 from medsr.nn.activations import activation as make_activation
 from medsr.nn.factory import NormKind, conv, norm
+from medsr.nn.input_skip import add_input_skip, check_input_skip, zero_last_conv
 from medsr.nn.residual import ResidualBlock
 from medsr.nn.upsample import SubPixelConv, upsample_stages
 from medsr.nn.validation import check_input
@@ -108,15 +108,14 @@ class SRResNet(nn.Module):
         check_spatial_dims(spatial_dims)
         check_choice("activation", activation, ("prelu", "leakyrelu"))
         check_choice("output_activation", output_activation, ("none", "tanh"))
-        check_choice("input_skip", input_skip, ("none", "linear", "cubic"))
         check_choice("body_end", body_end, ("norm", "activation"))
-        if input_skip != "none" and (in_channels != out_channels or output_activation != "none"):
-            raise ValueError(
-                "input_skip adds the interpolated input to the output: it needs in_channels == "
-                "out_channels and output_activation='none'"
-            )
-        if input_skip == "cubic" and spatial_dims != 2:
-            raise ValueError("input_skip='cubic' is 2D only; use 'linear' in 3D")
+        check_input_skip(
+            input_skip,
+            spatial_dims=spatial_dims,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            output_activation=output_activation,
+        )
         self.input_skip = input_skip
         if outer_kernel_size % 2 != 1:
             raise ValueError(f"outer_kernel_size must be odd, got {outer_kernel_size}")
@@ -159,11 +158,7 @@ class SRResNet(nn.Module):
             make_activation(output_activation),
         )
         if input_skip != "none":  # start as the interpolation; the network learns the correction
-            last = self.tail[0]
-            assert isinstance(last, nn.Conv2d | nn.Conv3d)
-            nn.init.zeros_(last.weight)
-            if last.bias is not None:
-                nn.init.zeros_(last.bias)
+            zero_last_conv(self.tail[0])
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(
@@ -171,8 +166,4 @@ class SRResNet(nn.Module):
         )
         h = self.head(x)
         out = self.tail(self.upsample(h + self.body(h)))
-        if self.input_skip == "none":
-            return out
-        mode = {"linear": "bilinear" if self.spatial_dims == 2 else "trilinear", "cubic": "bicubic"}
-        up = F.interpolate(x, size=out.shape[2:], mode=mode[self.input_skip], align_corners=False)
-        return out + up
+        return add_input_skip(out, x, self.input_skip, self.spatial_dims)
