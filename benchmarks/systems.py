@@ -74,7 +74,6 @@ def run_model_cases(model: str, say: Any = print) -> dict[str, Any]:
     from medsr.baselines import run_baseline
     from medsr.degrade.apply import degrade_volume
     from medsr.degrade.recorded import kinds_of_stages
-    from medsr.demo import make_predictor
     from medsr.metrics.aggregate import summarize
     from medsr.metrics.pairs import evaluate_volumes
     from medsr.train.checkpoint import load_checkpoint
@@ -96,7 +95,7 @@ def run_model_cases(model: str, say: Any = print) -> dict[str, Any]:
         methods = {name: run_baseline(name, low, scale=factor) for name in UPSAMPLERS}
         for m in models:
             t0 = time.perf_counter()
-            methods[m] = make_predictor(m, entry.task, low.shape, "fp32")(low)
+            methods[m] = predictor(m, entry.task, low.shape)(low)
             say(f"  {m}: {time.perf_counter() - t0:.1f} s")
         case = f"{scan}-{model}"
         cases.append(case)
@@ -129,6 +128,21 @@ def run_model_cases(model: str, say: Any = print) -> dict[str, Any]:
             {"case": r.case, "method": r.method, "protocol": r.protocol, **r.metrics} for r in rows
         ],
     }
+
+
+def predictor(model: str, task: str, shape: tuple[int, ...]) -> Any:
+    """The demo's predictor, with windows of <= 48^3 input voxels for a 3D model that upsamples
+    (its dense blocks at the output size would need several GB per window otherwise)."""
+    from medsr.demo import make_predictor
+    from medsr.infer.engines import load_engine
+    from medsr.infer.predictor import Predictor
+    from medsr.infer.sliding_window import balanced_windows
+
+    if task != "sr3d":
+        return make_predictor(model, task, shape, "fp32")
+    net, spec = load_engine(model)
+    win, ov = balanced_windows(shape, max_window=48, min_overlap=8)
+    return Predictor(net, spec=spec, window=win, overlap=ov, batch_size=1)
 
 
 def _groups(cases: list[str]) -> list[list[str]]:

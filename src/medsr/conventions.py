@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+import numbers
+from collections.abc import Sequence
+from typing import Any, Literal, TypeAlias
 
 Modality: TypeAlias = Literal["MR", "CT", "XR"]
 MODALITIES: tuple[str, ...] = ("MR", "CT", "XR")
@@ -19,9 +21,7 @@ MODALITIES: tuple[str, ...] = ("MR", "CT", "XR")
 #: Unit strings used in ``Volume.unit``.
 UNIT_HU = "HU"
 UNIT_ARBITRARY = "a.u."
-UNIT_ATTENUATION = "1/mm"
 
-SpatialDims: TypeAlias = Literal[2, 3]
 Scale: TypeAlias = int | tuple[int, ...]
 
 #: Linear attenuation coefficient of water used for HU <-> mu conversions, in 1/mm
@@ -30,28 +30,42 @@ Scale: TypeAlias = int | tuple[int, ...]
 MU_WATER_PER_MM = 0.0192
 
 
-def normalize_scale(scale: Scale | tuple[float, ...], ndim: int) -> tuple[int, ...]:
-    """Expand an int or per-axis scale to a tuple of ``ndim`` positive ints.
+def normalize_scale(
+    value: float | Sequence[float], ndim: int, *, name: str = "scale", minimum: Literal[0, 1] = 1
+) -> tuple[int, ...]:
+    """Expand an int or per-axis value to a tuple of ``ndim`` ints: the one parser of scales.
+
+    Also parses the other per-axis integer arguments (window, halo, size multiples: ``name`` says
+    which in messages, ``minimum=0`` admits zero). Integral floats and NumPy integers count as
+    ints; bools do not.
 
     Args:
-        scale: One int for every axis, or one per axis.
+        value: One int for every axis, or one per axis.
         ndim: Number of spatial axes.
+        name: Argument name used in error messages.
+        minimum: Smallest allowed entry, 1 (positive) or 0 (non-negative).
 
     Returns:
         Tuple of ``ndim`` ints.
 
     Raises:
-        ValueError: If the scale has the wrong length or a non-positive / non-integer entry.
+        ValueError: If ``value`` is a bool, has the wrong length, or holds an entry that is not
+            an integer or is below ``minimum``.
     """
-    if isinstance(scale, int | float):
-        values: tuple[float, ...] = (scale,) * ndim
+    kind = "positive" if minimum == 1 else "non-negative"
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be an int or a tuple of ints, got {value!r}")
+    values: tuple[Any, ...]
+    if isinstance(value, int | float | numbers.Real):  # numbers.Real: NumPy scalars too
+        values = (value,) * ndim
     else:
-        values = tuple(scale)
+        values = tuple(value)
     if len(values) != ndim:
-        raise ValueError(f"scale {scale!r} has {len(values)} entries; expected 1 or {ndim}")
-    out = []
+        raise ValueError(
+            f"{name} {value!r} has {len(values)} entries; expected 1 or {ndim} "
+            f"({kind} integers, one per spatial axis)"
+        )
     for v in values:
-        if int(v) != v or v < 1:
-            raise ValueError(f"scale entries must be positive integers, got {scale!r}")
-        out.append(int(v))
-    return tuple(out)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or v % 1 != 0 or v < minimum:
+            raise ValueError(f"{name} entries must be {kind} integers, got {value!r}")
+    return tuple(int(v) for v in values)

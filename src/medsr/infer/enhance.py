@@ -15,7 +15,7 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +59,6 @@ class EnhanceOptions:
     threads: int = 2
     save_adapted: str | os.PathLike[str] | None = None
     progress: bool | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _write_image(volume: Volume, tmp: Path, ext: str, description: str) -> None:

@@ -30,8 +30,11 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
+from medsr.conventions import normalize_scale
+
 Blend = Literal["gaussian", "hann", "constant"]
-Predictor = Callable[[torch.Tensor], torch.Tensor]
+#: A callable mapping a batch of windows to their predictions (e.g. a network's forward).
+PredictFn = Callable[[torch.Tensor], torch.Tensor]
 #: ``report(windows_done, windows_total)`` of the current :func:`window_progress` block.
 Progress = Callable[[int, int], None]
 _PROGRESS: contextvars.ContextVar[Progress | None] = contextvars.ContextVar(
@@ -49,13 +52,6 @@ def window_progress(report: Progress) -> Iterator[None]:
         yield
     finally:
         _PROGRESS.reset(token)
-
-
-def _per_axis(value: int | Sequence[int], ndim: int, what: str) -> tuple[int, ...]:
-    vals = (value,) * ndim if isinstance(value, int) else tuple(int(v) for v in value)
-    if len(vals) != ndim or any(v < 0 for v in vals):
-        raise ValueError(f"{what} must be one non-negative int or {ndim} of them, got {value!r}")
-    return vals
 
 
 def window_starts(size: int, window: int, step: int) -> list[int]:
@@ -84,7 +80,7 @@ def balanced_windows(
     Raises:
         ValueError: If ``min_overlap`` is not smaller than a window.
     """
-    maxes = _per_axis(max_window, len(shape), "max_window")
+    maxes = normalize_scale(max_window, len(shape), name="max_window", minimum=0)
     wins: list[int] = []
     overlaps: list[float] = []
     for n, m in zip(shape, maxes, strict=True):
@@ -121,7 +117,7 @@ class _Batcher:
 
     def __init__(
         self,
-        predictor: Predictor,
+        predictor: PredictFn,
         *,
         batch_size: int,
         device: torch.device,
@@ -173,7 +169,7 @@ class _Batcher:
 
 def sliding_window_inference(
     x: torch.Tensor,
-    predictor: Predictor,
+    predictor: PredictFn,
     *,
     window: int | Sequence[int],
     scale: int | Sequence[int] = 1,
@@ -222,10 +218,8 @@ def sliding_window_inference(
         raise ValueError(f"x must be (B, C, *spatial), got shape {tuple(x.shape)}")
     nd = x.ndim - 2
     spatial = tuple(int(s) for s in x.shape[2:])
-    win = _per_axis(window, nd, "window")
-    sc = _per_axis(scale, nd, "scale")
-    if min(win) < 1 or min(sc) < 1:
-        raise ValueError(f"window and scale must be positive, got {window!r}, {scale!r}")
+    win = normalize_scale(window, nd, name="window")
+    sc = normalize_scale(scale, nd)
     overlaps = (overlap,) * nd if isinstance(overlap, int | float) else tuple(overlap)
     if len(overlaps) != nd or not all(0.0 <= float(o) < 1.0 for o in overlaps):
         raise ValueError(f"overlap must be in [0, 1) (one value or {nd}), got {overlap}")
@@ -238,7 +232,9 @@ def sliding_window_inference(
     c_out = out_channels if out_channels is not None else x.shape[1]
     out_shape = (x.shape[0], c_out, *(s * f for s, f in zip(spatial, sc, strict=True)))
     if halo is not None:
-        return _exact(x, batcher, win, sc, _per_axis(halo, nd, "halo"), out_shape)
+        return _exact(
+            x, batcher, win, sc, normalize_scale(halo, nd, name="halo", minimum=0), out_shape
+        )
     return _blended(
         x, batcher, win, sc, overlaps, blend, sigma_scale, pad_mode, out_shape, accumulate_dtype
     )

@@ -14,14 +14,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-
-def _scale_tuple(scale: int | Sequence[int], ndim: int) -> tuple[int, ...]:
-    factors = (scale,) * ndim if isinstance(scale, int) else tuple(int(s) for s in scale)
-    if len(factors) != ndim or any(f < 1 for f in factors):
-        raise ValueError(
-            f"scale {scale!r} must be a positive int or {ndim} positive ints (one per spatial axis)"
-        )
-    return factors
+from medsr.conventions import normalize_scale
 
 
 def pixel_shuffle(x: Tensor, scale: int | Sequence[int]) -> Tensor:
@@ -42,7 +35,7 @@ def pixel_shuffle(x: Tensor, scale: int | Sequence[int]) -> Tensor:
         - Output: ``(B, C, n_1 * s_1, ..., n_d * s_d)``
     """
     d = x.ndim - 2
-    s = _scale_tuple(scale, d)
+    s = normalize_scale(scale, d)
     block = math.prod(s)
     b, c_in, *n = x.shape
     if c_in % block:
@@ -77,7 +70,7 @@ def pixel_unshuffle(x: Tensor, scale: int | Sequence[int]) -> Tensor:
         - Output: ``(B, C * prod(s), m_1 / s_1, ..., m_d / s_d)``
     """
     d = x.ndim - 2
-    s = _scale_tuple(scale, d)
+    s = normalize_scale(scale, d)
     b, c, *m = x.shape
     if any(mi % si for mi, si in zip(m, s)):
         raise ValueError(

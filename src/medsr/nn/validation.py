@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
+from medsr.conventions import normalize_scale
+
 
 def check_conv_stack(spatial_dims: int, in_channels: int, channels: Sequence[int]) -> None:
     """Constructor arguments every convolutional discriminator shares.
@@ -25,12 +27,6 @@ def check_conv_stack(spatial_dims: int, in_channels: int, channels: Sequence[int
         raise ValueError(f"in_channels must be >= 1, got {in_channels!r}")
     if not channels or any(int(c) < 1 for c in channels):
         raise ValueError(f"channels must be a non-empty list of positive ints, got {channels!r}")
-
-
-def _per_axis(value: int | Sequence[int], spatial_dims: int) -> tuple[int, ...]:
-    if isinstance(value, int):
-        return (value,) * spatial_dims
-    return tuple(value)
 
 
 def check_input(
@@ -70,8 +66,8 @@ def check_input(
             "input"
         )
     spatial = tuple(int(s) for s in x.shape[2:])
-    mults = _per_axis(multiple_of, spatial_dims)
-    mins = _per_axis(min_size, spatial_dims)
+    mults = normalize_scale(multiple_of, spatial_dims, name="multiple_of")
+    mins = normalize_scale(min_size, spatial_dims, name="min_size", minimum=0)
     for axis, (size, mult, low) in enumerate(zip(spatial, mults, mins)):
         if size < low:
             raise ValueError(

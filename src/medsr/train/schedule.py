@@ -71,12 +71,3 @@ def plan_step(cfg: TrainConfig, step: int) -> StepPlan:
     adv = gan_step - cfg.d_warmup_steps
     burst = cfg.burst_steps if cfg.burst_every and adv > 0 and adv % cfg.burst_every == 0 else 0
     return StepPlan("adversarial", cfg.n_critic + burst, True, gan_step)
-
-
-def batches_per_step(plan: StepPlan, *, generator_first: bool) -> int:
-    """Batches a step consumes (for bookkeeping and benchmarks)."""
-    if plan.d_updates == 0:
-        return 1
-    if generator_first and plan.g_update:
-        return plan.d_updates
-    return plan.d_updates + (1 if plan.g_update else 0)

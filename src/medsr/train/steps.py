@@ -213,6 +213,3 @@ STEPS.register("wgan_gp", wgan_gp_step)
 STEPS.register("wgan", wgan_gp_step)
 STEPS.register("threeplayer", threeplayer_step)
 STEPS.register("cycle", cycle_step)
-
-#: Recipes whose step updates the generator before the discriminator.
-GENERATOR_FIRST: frozenset[str] = frozenset({"supervised", "gan", "threeplayer", "cycle"})

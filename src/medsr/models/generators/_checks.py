@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from medsr.conventions import normalize_scale
-
 
 def check_positive(**values: int) -> None:
     """Raise ``ValueError`` unless every keyword value is a positive int."""
@@ -28,10 +26,3 @@ def check_choice(name: str, value: object, choices: Sequence[object]) -> None:
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {options}, got {value!r}")
-
-
-def scale_tuple(scale: int | Sequence[int], spatial_dims: int) -> tuple[int, ...]:
-    """Per-axis integer scale, validated (``ValueError`` with the expected form)."""
-    if isinstance(scale, bool):
-        raise ValueError(f"scale must be an int or a tuple of ints, got {scale!r}")
-    return normalize_scale(scale if isinstance(scale, int) else tuple(scale), spatial_dims)

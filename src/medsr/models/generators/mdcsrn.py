@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from medsr.models.generators._checks import check_positive, check_spatial_dims, scale_tuple
+from medsr.conventions import normalize_scale
+from medsr.models.generators._checks import check_positive, check_spatial_dims
 from medsr.nn.dense import DenseBlock
 from medsr.nn.factory import conv
 from medsr.nn.pixel_shuffle import PixelShuffle
@@ -81,7 +82,7 @@ class MDCSRN(nn.Module):
             growth=growth,
         )
         check_spatial_dims(spatial_dims)
-        self.scale = scale_tuple(scale, spatial_dims)
+        self.scale = normalize_scale(scale, spatial_dims)
         self.in_channels = in_channels
         self.spatial_dims = spatial_dims
         width = 2 * growth

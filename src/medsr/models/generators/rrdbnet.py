@@ -14,11 +14,11 @@ from typing import Any
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from medsr.conventions import normalize_scale
 from medsr.models.generators._checks import (
     check_choice,
     check_positive,
     check_spatial_dims,
-    scale_tuple,
 )
 from medsr.nn.factory import conv
 from medsr.nn.input_skip import add_input_skip, check_input_skip, zero_last_conv
@@ -133,7 +133,7 @@ class RRDBNet(nn.Module):
         self.input_skip = input_skip
         if not 0.0 < res_scale <= 1.0:
             raise ValueError(f"res_scale must be in (0, 1], got {res_scale!r}")
-        self.scale = scale_tuple(scale, spatial_dims)
+        self.scale = normalize_scale(scale, spatial_dims)
         stages = upsample_stages(self.scale, spatial_dims)
         self.in_channels = in_channels
         self.spatial_dims = spatial_dims

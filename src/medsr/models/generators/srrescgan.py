@@ -15,7 +15,8 @@ from collections.abc import Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from medsr.models.generators._checks import check_positive, check_spatial_dims, scale_tuple
+from medsr.conventions import normalize_scale
+from medsr.models.generators._checks import check_positive, check_spatial_dims
 from medsr.nn.l2proj import L2BallProjection
 from medsr.nn.noise_estimate import wavelet_mad_sigma
 from medsr.nn.validation import check_input
@@ -98,7 +99,7 @@ class SRResCGAN(nn.Module):
             )
         if clip_range is not None and not clip_range[0] < clip_range[1]:
             raise ValueError(f"clip_range must be (low, high) with low < high, got {clip_range!r}")
-        self.scale = scale_tuple(scale, spatial_dims)
+        self.scale = normalize_scale(scale, spatial_dims)
         self.in_channels = in_channels
         self.spatial_dims = spatial_dims
         self.clip_range = (

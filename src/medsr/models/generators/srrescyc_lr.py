@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from medsr.conventions import normalize_scale
 from medsr.models.generators._checks import (
     check_choice,
     check_positive,
     check_spatial_dims,
-    scale_tuple,
 )
 from medsr.nn.activations import activation
 from medsr.nn.factory import conv
@@ -68,7 +68,7 @@ class SRResCycLRGenerator(nn.Module):
         )
         check_spatial_dims(spatial_dims)
         check_choice("output_activation", output_activation, ("none", "sigmoid"))
-        self.scale = scale_tuple(scale, spatial_dims)
+        self.scale = normalize_scale(scale, spatial_dims)
         self.in_channels = in_channels
         self.spatial_dims = spatial_dims
         self.head = nn.Sequential(conv(spatial_dims, in_channels, features, 3), nn.PReLU())

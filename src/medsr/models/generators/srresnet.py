@@ -11,11 +11,11 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from medsr.conventions import normalize_scale
 from medsr.models.generators._checks import (
     check_choice,
     check_positive,
     check_spatial_dims,
-    scale_tuple,
 )
 from medsr.nn.activations import activation as make_activation
 from medsr.nn.factory import NormKind, conv, norm
@@ -119,7 +119,7 @@ class SRResNet(nn.Module):
         self.input_skip = input_skip
         if outer_kernel_size % 2 != 1:
             raise ValueError(f"outer_kernel_size must be odd, got {outer_kernel_size}")
-        self.scale = scale_tuple(scale, spatial_dims)
+        self.scale = normalize_scale(scale, spatial_dims)
         stages = upsample_stages(self.scale, spatial_dims)
         self.in_channels = in_channels
         self.spatial_dims = spatial_dims
