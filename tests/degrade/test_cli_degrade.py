@@ -64,7 +64,7 @@ def test_every_kind_writes_volume_and_record(
     record = json.loads((tmp_path / "out.json").read_text())
     assert record["kind"] == kind and record["seed"] == 4 and record["input"] == str(mr)
     assert record["output_shape"] == list(shape) and "medsr_version" in record
-    np.testing.assert_allclose(record["output_affine"], res.affine, atol=1e-5)
+    np.testing.assert_allclose(record["output_affine_dhw"], res.affine, atol=1e-5)
     if (
         kind != "decimate"
     ):  # the first voxel's outer corner stays put (the whole FOV when divisible)

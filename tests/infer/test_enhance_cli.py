@@ -57,6 +57,10 @@ def test_nifti_record_and_overwrite(tmp_path: Path, ckpts: dict[str, Path]) -> N
     digest = hashlib.sha256(ckpts["mr2d"].read_bytes()).hexdigest()
     assert rec["model"]["sha256"] == digest and rec["model"]["name"] == "srresnet"
     assert rec["scale"] == [1, 2, 2] and rec["output_shape"] == [7, 18, 20]
+    # the file's own order too: nibabel's shape and affine of the written file
+    assert rec["output_shape_file"] == list(nib.load(out).shape) == [20, 18, 7]
+    np.testing.assert_allclose(rec["output_affine"], nib.load(out).affine, atol=1e-9)
+    assert rec["output_file_axes"] == ["W", "H", "D"] and rec["input_shape_file"] == [10, 9, 7]
     assert rec["options"]["mode"] == "blended" and rec["options"]["axis"] == 0
     assert nib.load(out).header["descrip"].item().decode().endswith(digest[:10])
     before = out.stat().st_mtime_ns

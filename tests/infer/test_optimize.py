@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from medsr.infer.optimize import (
-    BufferedMDCSRN,
     CoarseGridConv,
     fold_batchnorm,
     prepare_for_inference,
 )
+from medsr.models.generators.mdcsrn_buffered import BufferedMDCSRN
 
 from ._models import MDCSRN_KW, SRRESNET2D_KW, build
 

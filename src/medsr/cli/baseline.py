@@ -61,6 +61,7 @@ def _run(args: argparse.Namespace) -> int:
     from medsr.baselines import BASELINES, run_baseline
     from medsr.errors import ConfigError, MedsrError
     from medsr.io import read_volume, sidecar_path, write_json_sidecar, write_volume
+    from medsr.io.sidecar import input_geometry, output_geometry
 
     try:
         spec = BASELINES.get(args.name)
@@ -104,10 +105,9 @@ def _run(args: argparse.Namespace) -> int:
             "name": args.name,
             "scale": result.meta["baseline"]["scale"],
             "input": str(args.input),
-            "input_shape": list(volume.shape),
+            **input_geometry(volume),
             "input_spacing": list(volume.spacing),
-            "output_shape": list(result.shape),
-            "output_spacing": list(result.spacing),
+            **output_geometry(result, output),  # (D, H, W) and the written file's own order
             **noise,
         },
         overwrite=args.overwrite,

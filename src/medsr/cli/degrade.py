@@ -263,6 +263,7 @@ def _run(args: argparse.Namespace) -> int:
     from medsr.io import read_volume, sidecar_path, write_json_sidecar, write_volume
     from medsr.io.atomic import atomic_path
     from medsr.io.dispatch import WRITE_FORMATS, extension
+    from medsr.io.sidecar import input_geometry, output_geometry
 
     steps, like = _steps(args)
     output = Path(args.output)
@@ -303,11 +304,9 @@ def _run(args: argparse.Namespace) -> int:
         "medsr_version": __version__,
         "input": str(args.input),
         "output": str(output),
-        "input_shape": list(volume.shape),
-        "output_shape": list(result.shape),
+        **input_geometry(volume),
         "input_spacing": list(volume.spacing),
-        "output_spacing": list(result.spacing),
-        "output_affine": np.asarray(result.affine).tolist(),
+        **output_geometry(result, output),  # (D, H, W) and the written file's own order
         "modality": result.modality,
         "unit": result.unit,
     }

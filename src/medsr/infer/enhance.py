@@ -24,6 +24,7 @@ import numpy as np
 from medsr.data.volume import Volume
 from medsr.errors import ConfigError, MedsrError
 from medsr.infer.jobs import Job, plan
+from medsr.io.sidecar import input_geometry, output_geometry
 
 
 @dataclass
@@ -80,6 +81,34 @@ def _write_image(volume: Volume, tmp: Path, ext: str, description: str) -> None:
         write_png(volume, tmp, bits=bits, value_range=span)
 
 
+def _output_geometry(result: Volume, output: Path) -> dict[str, Any]:
+    """Where the output's voxels are, in (D, H, W) and in the written file's order
+    (:func:`medsr.io.sidecar.output_geometry`; NPY and DICOM as :func:`_write_image` and the
+    DICOM writer store them)."""
+    from medsr.io.dispatch import extension
+
+    ext = extension(output)
+    if ext in (".nii", ".nii.gz", ".png"):
+        return output_geometry(result, output)
+    record: dict[str, Any] = {
+        "output_shape": list(result.shape),
+        "output_spacing": [float(s) for s in result.spacing],
+        "output_affine_dhw": np.asarray(result.affine, dtype=np.float64).tolist(),
+        "output_affine": None,  # NPY stores no geometry; a DICOM series has one per file
+        "output_spacing_file": None,
+    }
+    if ext == ".npy":
+        arr_shape = result.array.shape
+        axes = ["C", "D", "H", "W"]
+        if arr_shape[0] == 1:
+            axes = ["H", "W"] if result.is_2d else ["D", "H", "W"]
+        dims = dict(zip(["C", "D", "H", "W"], arr_shape, strict=True))
+        record.update(output_file_axes=axes, output_shape_file=[int(dims[a]) for a in axes])
+    else:  # a DICOM series: one file per D slice, each (rows, columns) = (H, W)
+        record.update(output_file_axes=["D (files)", "H", "W"], output_shape_file=None)
+    return record
+
+
 def _record(job: Job, vol: Volume, result: Volume, spec: Any, predictor: Any) -> dict[str, Any]:
     from medsr._version import __version__
 
@@ -103,11 +132,9 @@ def _record(job: Job, vol: Volume, result: Volume, spec: Any, predictor: Any) ->
         },
         "scale": list(predictor.volume_scale(vol)),
         "options": predictor.options(),
-        "input_shape": list(vol.shape),
-        "output_shape": list(result.shape),
+        **input_geometry(vol),
         "input_spacing": list(vol.spacing),
-        "output_spacing": list(result.spacing),
-        "output_affine": np.asarray(result.affine).tolist(),
+        **_output_geometry(result, job.output),
         "modality": result.modality,
         "unit": result.unit,
         "warnings": list(result.meta["medsr_model"]["warnings"]),

@@ -96,7 +96,8 @@ class Predictor:
             :func:`~medsr.infer.optimize.cpu_cache_budget`; 0: never split). Results do not
             change; a 3D SRResNet ran 18 % faster in pairs than in fours.
         fold_bn: Fold ``conv -> batch norm`` pairs of a module into the convolutions (a copy is
-            rewritten; see :mod:`medsr.infer.optimize`).
+            rewritten, and put in its model's inference form; see
+            :func:`~medsr.infer.optimize.prepare_for_inference`).
         compile: Run a module through :func:`torch.compile` (slow start, faster windows).
 
     Raises:
@@ -319,7 +320,7 @@ class Predictor:
             )
 
     def _splits_on_cpu(self) -> bool:
-        from medsr.infer.optimize import BufferedMDCSRN
+        from medsr.nn.inference import splits_cpu_batches
 
         return (
             self.device.type == "cpu"
@@ -327,7 +328,7 @@ class Predictor:
             and self.batch_size > 1
             and isinstance(self.net, nn.Module)
             and not self.compiled
-            and not isinstance(self.net, BufferedMDCSRN)  # runs one window at a time itself
+            and not splits_cpu_batches(self.net)  # e.g. one window at a time itself
         )
 
     def _sub_batched(self, whole: Net) -> Net:

@@ -182,14 +182,11 @@ def write_nifti(volume: Volume, path: Path, *, description: str | None = None) -
         description: Text for the header's ``descrip`` field (80 bytes at most).
     """
     import nibabel as nib
-    from nibabel.orientations import apply_orientation, inv_ornt_aff, io_orientation, ornt_transform
+    from nibabel.orientations import apply_orientation
 
     data, affine = dhw_to_ijk(volume.array.astype(np.float32, copy=False), volume.affine)
-    target = volume.meta.get("nifti_ornt")
-    if target is not None:
-        current = io_orientation(affine)
-        transform = ornt_transform(current, np.asarray(target, dtype=np.float64))
-        affine = affine @ inv_ornt_aff(transform, data.shape[:3])
+    affine, transform = _file_order(volume, affine, data.shape[:3])
+    if transform is not None:
         data = apply_orientation(data, transform)
     img = nib.Nifti1Image(np.ascontiguousarray(data, dtype=np.float32), affine)
     sform_code = int(volume.meta.get("sform_code") or 1)
@@ -200,3 +197,42 @@ def write_nifti(volume: Volume, path: Path, *, description: str | None = None) -
     if description is not None:
         img.header["descrip"] = description.encode("utf-8")[:79]
     nib.save(img, str(path))
+
+
+def _file_order(
+    volume: Volume, affine_ijk: np.ndarray, shape_ijk: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The written file's affine and the orientation transform from :func:`dhw_to_ijk` order
+    ``(W, H, D)`` to the file's voxel order (None when the volume records no NIfTI orientation)."""
+    from nibabel.orientations import inv_ornt_aff, io_orientation, ornt_transform
+
+    target = volume.meta.get("nifti_ornt")
+    if target is None:
+        return affine_ijk, None
+    current = io_orientation(affine_ijk)
+    transform = ornt_transform(current, np.asarray(target, dtype=np.float64))
+    return affine_ijk @ inv_ornt_aff(transform, shape_ijk[:3]), transform
+
+
+def nifti_file_geometry(volume: Volume) -> tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]:
+    """Where :func:`write_nifti` puts ``volume``'s voxels, without writing (or copying) them.
+
+    Returns:
+        ``(affine, shape, axes)``: the 4x4 taking the written file's voxel index ``(i, j, k, 1)``
+        to RAS+ world mm (what ``nibabel.load(path).affine`` reports), the file's array shape
+        (``nibabel.load(path).shape``; a channel axis last when there are several), and which
+        ``medsr`` axis each file axis holds (e.g. ``("W", "H", "D")``, a flip or permutation
+        of them for a file written back in a non-RAS source order; ``"C"`` for channels).
+    """
+    data, affine = dhw_to_ijk(volume.array, volume.affine)  # transposed view, no copy
+    names = ["W", "H", "D"]
+    shape = list(data.shape)
+    affine, transform = _file_order(volume, affine, data.shape[:3])
+    if transform is not None:
+        file_names, file_shape = list(names), shape[:3]
+        for n, (to, _flip) in enumerate(transform):
+            file_names[int(to)], file_shape[int(to)] = names[n], shape[n]
+        names, shape[:3] = file_names, file_shape
+    if len(shape) > 3:
+        names.append("C")
+    return np.asarray(affine, dtype=np.float64), tuple(int(n) for n in shape), tuple(names)

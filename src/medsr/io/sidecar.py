@@ -8,11 +8,14 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from medsr.io.atomic import claim_outputs, write_text_atomic
+
+if TYPE_CHECKING:
+    from medsr.data.volume import Volume
 
 
 def _plain(obj: Any) -> Any:
@@ -71,3 +74,68 @@ def write_json_sidecar(
     """
     text = json.dumps(_plain(data), indent=2, sort_keys=True, allow_nan=False) + "\n"
     return write_text_atomic(path, text, overwrite=overwrite)
+
+
+def input_geometry(volume: Volume) -> dict[str, Any]:
+    """Sidecar fields of an input's shape: ``input_shape`` in ``(D, H, W)`` order and
+    ``input_shape_file``, the shape as the file stores it (NIfTI: ``nibabel.load(path).shape``;
+    None for readers that do not record it, e.g. a DICOM series)."""
+    shape = volume.meta.get("nifti_shape") if volume.meta.get("reader") == "nifti" else None
+    return {
+        "input_shape": list(volume.shape),
+        "input_shape_file": None if shape is None else [int(n) for n in shape],
+    }
+
+
+def output_geometry(volume: Volume, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Sidecar fields saying where the voxels of ``volume``, written to ``path``, are.
+
+    ``medsr`` indexes volumes ``(D, H, W)``; a NIfTI file indexes its voxels ``(i, j, k)``, the
+    reverse (``W, H, D``), and :func:`~medsr.io.nifti.write_nifti` also restores a NIfTI source's
+    own axis order and flips. Both orders are recorded so that nothing is ambiguous:
+
+    * ``output_shape``, ``output_spacing`` (mm), ``output_affine_dhw``: ``(D, H, W)`` order; the
+      4x4 takes ``(d, h, w, 1)`` to RAS+ world mm (``Volume.affine``, what ``read_volume`` of the
+      output gives).
+    * ``output_file_axes``: which ``medsr`` axis each axis of the written array holds: NIfTI e.g.
+      ``["W", "H", "D"]`` (a permutation for a source stored in another order, ``"C"`` last for
+      several channels); NPY ``["C", "D", "H", "W"]``; PNG ``["H", "W"]`` (rows, columns).
+    * ``output_shape_file``: the written array's shape (``nibabel.load(out).shape``,
+      ``numpy.load(out).shape``, ``numpy.asarray(PIL.Image.open(out)).shape``).
+    * ``output_affine``: the 4x4 taking the written file's voxel index ``(i, j, k, 1)`` to RAS+
+      world mm, i.e. ``nibabel.load(out).affine``; ``output_spacing_file`` its column lengths
+      (mm per file axis, the header's ``pixdim``). Both None for NPY and PNG, which store no
+      geometry (their spatial axes are ``(D, H, W)``: use ``output_affine_dhw``).
+
+    Args:
+        volume: The volume as passed to :func:`~medsr.io.write_volume`.
+        path: The output path (its extension decides the format).
+    """
+    from medsr.io.dispatch import extension
+
+    ext = extension(path)
+    record: dict[str, Any] = {
+        "output_shape": list(volume.shape),
+        "output_spacing": [float(s) for s in volume.spacing],
+        "output_affine_dhw": np.asarray(volume.affine, dtype=np.float64).tolist(),
+    }
+    affine: np.ndarray | None = None
+    if ext in (".nii", ".nii.gz"):
+        from medsr.io.nifti import nifti_file_geometry
+
+        affine, shape, axes = nifti_file_geometry(volume)
+    elif ext == ".png":
+        shape, axes = tuple(volume.array.shape[2:]), ("H", "W")
+    elif ext == ".npy":  # the (C, D, H, W) array as it is
+        shape, axes = tuple(volume.array.shape), ("C", "D", "H", "W")
+    else:
+        raise ValueError(f"no file geometry for {ext or '(no extension)'!r}")
+    record.update(
+        output_file_axes=list(axes),
+        output_shape_file=[int(n) for n in shape],
+        output_affine=None if affine is None else affine.tolist(),
+        output_spacing_file=None
+        if affine is None
+        else [float(v) for v in np.linalg.norm(affine[:3, :3], axis=0)],
+    )
+    return record

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -121,3 +122,17 @@ class MDCSRN(nn.Module):
                 h = self.compressors[index](torch.cat(levels, dim=1))
         out = self.shuffle(self.reconstruction(torch.cat(levels, dim=1)))
         return out + x if self.residual else out
+
+    def inference_form(self, *, buffered: bool = True, **options: Any) -> nn.Module | None:
+        """The network for inference: a
+        :class:`~medsr.models.generators.mdcsrn_buffered.BufferedMDCSRN` sharing these modules,
+        which evaluates it without concatenations (None with ``buffered=False``).
+
+        The hook of :mod:`medsr.nn.inference`, called by
+        :func:`medsr.infer.optimize.prepare_for_inference`; other options are ignored.
+        """
+        if not buffered:
+            return None
+        from medsr.models.generators.mdcsrn_buffered import BufferedMDCSRN
+
+        return BufferedMDCSRN(self)

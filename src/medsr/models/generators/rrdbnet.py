@@ -20,6 +20,7 @@ from medsr.models.generators._checks import (
     check_positive,
     check_spatial_dims,
 )
+from medsr.nn.coarse_grid import fold_output_shuffle
 from medsr.nn.factory import conv
 from medsr.nn.input_skip import add_input_skip, check_input_skip, zero_last_conv
 from medsr.nn.rrdb import RRDB
@@ -181,3 +182,16 @@ class RRDBNet(nn.Module):
         h = self.conv_first(x)
         h = h + self.conv_body(self.body(h))
         return add_input_skip(self.tail(self.upsample(h)), x, self.input_skip, self.spatial_dims)
+
+    def inference_form(self, *, fold_shuffle: bool = True, **options: Any) -> nn.Module | None:
+        """Rewrite the network for inference in place: with ``upsample="pixelshuffle"`` and an
+        output stage of at most 4 channels, its first convolution runs on the coarse grid
+        (:func:`~medsr.nn.coarse_grid.fold_output_shuffle`; skipped with ``fold_shuffle=False``).
+
+        The hook of :mod:`medsr.nn.inference`, called by
+        :func:`medsr.infer.optimize.prepare_for_inference` on a copy; returns None (the module
+        stays, rewritten); other options are ignored.
+        """
+        if fold_shuffle:
+            fold_output_shuffle(self)
+        return None

@@ -18,6 +18,7 @@ from medsr.models.generators._checks import (
     check_spatial_dims,
 )
 from medsr.nn.activations import activation as make_activation
+from medsr.nn.coarse_grid import fold_output_shuffle
 from medsr.nn.factory import NormKind, conv, norm
 from medsr.nn.input_skip import add_input_skip, check_input_skip, zero_last_conv
 from medsr.nn.residual import ResidualBlock
@@ -167,3 +168,16 @@ class SRResNet(nn.Module):
         h = self.head(x)
         out = self.tail(self.upsample(h + self.body(h)))
         return add_input_skip(out, x, self.input_skip, self.spatial_dims)
+
+    def inference_form(self, *, fold_shuffle: bool = True, **options: Any) -> nn.Module | None:
+        """Rewrite the network for inference in place: the output convolution after the last
+        pixel shuffle runs on the coarse grid before it
+        (:func:`~medsr.nn.coarse_grid.fold_output_shuffle`; skipped with ``fold_shuffle=False``).
+
+        The hook of :mod:`medsr.nn.inference`, called by
+        :func:`medsr.infer.optimize.prepare_for_inference` on a copy; returns None (the module
+        stays, rewritten); other options are ignored.
+        """
+        if fold_shuffle:
+            fold_output_shuffle(self)
+        return None

@@ -1,6 +1,8 @@
 """mDCSRN evaluated for inference without its concatenations (see :class:`BufferedMDCSRN`).
 
-Used by :func:`medsr.infer.optimize.prepare_for_inference`.
+The inference form of :class:`~medsr.models.generators.mdcsrn.MDCSRN`: its
+``inference_form`` hook returns a :class:`BufferedMDCSRN` (see :mod:`medsr.nn.inference`), which
+:func:`medsr.infer.optimize.prepare_for_inference` applies.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from medsr.infer._layers import BN as _BN
-from medsr.infer._layers import CONV as _CONV
+from medsr.nn.inference import BN as _BN
+from medsr.nn.inference import CONV as _CONV
+from medsr.nn.validation import check_input
 
 
 class BufferedMDCSRN(nn.Module):
@@ -40,6 +43,10 @@ class BufferedMDCSRN(nn.Module):
     gradients enabled, a batch norm in training mode or an activation other than ELU, the
     wrapped model runs unchanged. Not thread-safe (the workspaces are shared between calls).
 
+    On the CPU it runs the windows of a batch one at a time itself, so it declares
+    ``splits_cpu_batches`` (:data:`medsr.nn.inference.SPLITS_CPU_BATCHES`): a caller such as
+    the :class:`~medsr.infer.Predictor` passes it whole batches.
+
     Args:
         model: The mDCSRN whose modules are used (shared, not copied).
 
@@ -47,12 +54,19 @@ class BufferedMDCSRN(nn.Module):
         Same as the wrapped model.
     """
 
+    #: Runs the windows of a CPU batch one at a time (see :mod:`medsr.nn.inference`).
+    splits_cpu_batches = True
+
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
         self._work: tuple[tuple[Any, ...], list[torch.Tensor]] | None = None
         self._affine: dict[tuple[Any, ...], list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self._levels: dict[tuple[Any, ...], tuple[list[tuple[torch.Tensor, int]], Any]] = {}
+
+    def inference_form(self, **options: Any) -> nn.Module:
+        """Already an inference form: itself (preparing it again does not wrap it twice)."""
+        return self
 
     def _fast_path_ok(self) -> bool:
         if torch.is_grad_enabled():
@@ -145,8 +159,6 @@ class BufferedMDCSRN(nn.Module):
         return self._levels[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        from medsr.nn.validation import check_input
-
         m: Any = self.model
         check_input(x, model="MDCSRN", spatial_dims=m.spatial_dims, in_channels=m.in_channels)
         if not self._fast_path_ok():
@@ -286,10 +298,3 @@ def _pointwise(conv: nn.Module, x: torch.Tensor, voxels: int) -> torch.Tensor:
     if conv.bias is not None:
         y = y + conv.bias.to(y.dtype)[:, None]
     return y.view(x.shape[0], weight.shape[0], *x.shape[2:])
-
-
-def buffer_concatenations(model: nn.Module) -> nn.Module:
-    """``model`` wrapped in :class:`BufferedMDCSRN` when it is an mDCSRN, else unchanged."""
-    from medsr.models.generators.mdcsrn import MDCSRN
-
-    return BufferedMDCSRN(model) if type(model) is MDCSRN else model

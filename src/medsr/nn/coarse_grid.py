@@ -1,8 +1,11 @@
-"""An SRResNet-style output convolution moved from the fine grid to the coarse grid.
+"""An output convolution moved from the fine grid to the coarse grid, before a pixel shuffle.
 
-:func:`fold_output_shuffle` rewrites ``conv -> shuffle -> act -> conv(F -> 1)`` as
-``conv -> act -> CoarseGridConv -> shuffle``; used by
-:func:`medsr.infer.optimize.prepare_for_inference`.
+:class:`CoarseGridConv` is a fine-grid convolution after a pixel shuffle, run on the coarse grid
+before it. :func:`fold_output_shuffle` rewrites the end ``upsample -> tail`` of a network built
+from :class:`~medsr.nn.upsample.SubPixelConv` stages (SRResNet / SRGAN, RRDBNet with
+``upsample="pixelshuffle"``), ``conv -> shuffle -> act -> conv(F -> 1)``, as
+``conv -> act -> CoarseGridConv -> shuffle``; those networks call it from their
+``inference_form`` (see :mod:`medsr.nn.inference`).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from medsr.infer._layers import CONV as _CONV
+from medsr.nn.inference import CONV as _CONV
+from medsr.nn.pixel_shuffle import PixelShuffle
+from medsr.nn.upsample import SubPixelConv
 
 _ELEMENTWISE = (
     nn.Identity, nn.ReLU, nn.LeakyReLU, nn.ELU, nn.Tanh, nn.Sigmoid, nn.SiLU, nn.GELU, nn.PReLU
@@ -139,11 +144,11 @@ def fold_output_shuffle(model: nn.Module, *, max_out_channels: int = 4) -> bool:
     with the shuffle, so this rewrites the end as ``conv -> act -> g -> shuffle [-> act]`` with
     ``g`` a :class:`CoarseGridConv`: the same function up to float rounding, and
     only ``out_channels * prod(factor)`` channels are shuffled. In place; returns whether it
-    applied (only to tails of at most ``max_out_channels`` outputs, where it saves work).
+    applied (only to tails of at most ``max_out_channels`` outputs, where it saves work, and
+    only to a model laid out as above: ``upsample`` an ``nn.Sequential`` ending in a
+    ``SubPixelConv``, ``tail`` an ``nn.Sequential`` starting with the convolution). Networks
+    with that layout call it from their ``inference_form`` (see :mod:`medsr.nn.inference`).
     """
-    from medsr.nn.pixel_shuffle import PixelShuffle
-    from medsr.nn.upsample import SubPixelConv
-
     upsample, tail = getattr(model, "upsample", None), getattr(model, "tail", None)
     if not (isinstance(upsample, nn.Sequential) and isinstance(tail, nn.Sequential)):
         return False
