@@ -109,10 +109,14 @@ def test_overrides_are_typed_and_reach_nested_lists() -> None:
 
 
 def test_yaml_pitfalls_are_explained(tmp_path: Path) -> None:
-    text = TINY.read_text().replace("    level: volume", "    on: volume")
+    text = TINY.read_text().replace("    level: volume", "    true: volume")
     (tmp_path / "c.yaml").write_text(text)
     with pytest.raises(ConfigError, match=r"boolean True.*quote the key"):
         load_config(tmp_path / "c.yaml")
+    # YAML 1.2 booleans: `on` is a plain (here unknown) key, not YAML 1.1's True
+    (tmp_path / "on.yaml").write_text(TINY.read_text().replace("    level: volume", "    on: volume"))
+    with pytest.raises(ConfigError, match="unknown key 'on'"):
+        load_config(tmp_path / "on.yaml")
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="mapping at the top level"):
         load_config(tmp_path / "list.yaml")
@@ -172,3 +176,15 @@ def test_duplicate_key_is_one_line_from_the_cli(
     assert main(["train", str(path), "--check"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith(f"medsr: error: {path}: duplicate key 'seed'")
+
+
+def test_yaml_12_scalars_in_files_and_overrides(tmp_path: Path) -> None:
+    """`amp: off` is the string (YAML 1.1 made it False) and `1e-3` a float (1.1: a string)."""
+    from medsr.config.load import parse_override, read_yaml
+
+    assert parse_override("train.amp=off") == (["train", "amp"], "off")
+    assert parse_override("optim.generator.lr=1e-3")[1] == 0.001
+    assert parse_override("a=[1, yes, true, 2.5E+2]")[1] == [1, "yes", True, 250.0]
+    f = tmp_path / "c.yaml"
+    f.write_text("amp: off\nlr: 1e-3\nflag: false\nn: 3\nname: v1e3\n")
+    assert read_yaml(f) == {"amp": "off", "lr": 0.001, "flag": False, "n": 3, "name": "v1e3"}

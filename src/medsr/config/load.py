@@ -1,7 +1,9 @@
 """Reading, overriding and writing experiment configs.
 
 YAML is only the file format: files are read with a ``yaml.SafeLoader`` (no tags, no
-expressions) that also refuses a key repeated in one mapping. ``--set key.sub=value`` overrides are parsed as YAML scalars / flow collections and
+expressions) that also refuses a key repeated in one mapping and reads booleans as YAML 1.2 does
+(only ``true`` / ``false``: ``amp: off`` is the string ``"off"``, not YAML 1.1's False) and
+floats as YAML 1.2 does (``1e-3`` is a number, not YAML 1.1's string). ``--set key.sub=value`` overrides are parsed as YAML scalars / flow collections and
 applied to the plain data before the typed check, so they are type-checked like the file.
 """
 
@@ -15,6 +17,42 @@ from typing import Any
 from medsr.config.schema import ExperimentConfig
 from medsr.config.typed import from_plain, to_plain
 from medsr.errors import ConfigError
+
+
+def _yaml12_booleans(loader: Any) -> Any:
+    """Give a SafeLoader subclass YAML 1.2 booleans: ``true`` / ``false`` only (YAML 1.1 also
+    reads ``on``, ``off``, ``yes``, ``no``, ``y``, ``n`` as booleans, which turned
+    ``train.amp: off`` into False)."""
+    import re
+
+    import yaml
+
+    bool_tag, float_tag = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:float"
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag not in (bool_tag, float_tag)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    loader.add_implicit_resolver(
+        bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    # YAML 1.2 floats: also 1e-3 (YAML 1.1 wants a dot, so `lr: 1e-3` was the string "1e-3")
+    exp = r"[eE][-+]?[0-9]+"
+    float_rx = (
+        rf"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:{exp})?|\.[0-9_]+(?:{exp})?|[0-9][0-9_]*{exp})"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    )
+    loader.add_implicit_resolver(float_tag, re.compile(float_rx), list("-+0123456789."))
+    return loader
+
+
+def _plain_loader() -> Any:
+    """A SafeLoader with YAML 1.2 booleans (for ``--set`` values)."""
+    import yaml
+
+    class PlainLoader(yaml.SafeLoader):
+        pass
+
+    return _yaml12_booleans(PlainLoader)
 
 
 def _unique_key_loader(path: Path) -> Any:
@@ -40,7 +78,7 @@ def _unique_key_loader(path: Path) -> Any:
                 seen.add(key)
             return super().construct_mapping(node, deep=deep)
 
-    return UniqueKeyLoader
+    return _yaml12_booleans(UniqueKeyLoader)
 
 
 def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -80,7 +118,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not sep or not key.strip() or any(not part for part in key.strip().split(".")):
         raise ConfigError(f"--set expects key.sub=value, got {text!r}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml.load(raw, Loader=_plain_loader()) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     return key.strip().split("."), value

@@ -151,8 +151,8 @@ def _dataclass(cls: type, value: Any, path: str) -> Any:
         key = unknown[0]
         if isinstance(key, bool):
             raise ConfigError(
-                f"{path}: YAML read a key as the boolean {key} (on/off/yes/no are booleans in "
-                "YAML 1.1); quote the key"
+                f"{path}: YAML read a key as the boolean {key} (true/false are booleans); "
+                "quote the key"
             )
         close = difflib.get_close_matches(str(key), list(fields), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
