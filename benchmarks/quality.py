@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="take the CT models' results from this earlier results file where it has them, "
         "instead of re-running them (for a run where only the MRI models changed)",
     )
+    parser.add_argument(
+        "--reuse-mri",
+        type=Path,
+        help="take the MRI models' results from this earlier results file instead of re-running "
+        "them (for a run where only the CT models changed)",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -91,12 +97,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     mri_models = [  # both stages of each; benchmarks/systems.py measures the demo=False models
         n for n in available() if BUNDLED[n].modality == "MR" and BUNDLED[n].demo
     ]
-    mri = run_demo(
-        work / "mri", scans=[HELD_OUT_MRI], ct_scans=[], report=args.keep is not None,
-        models=mri_models,
-        precision="fp32",
-    )  # fmt: skip
-    result["models"].update(summarise(mri.out_dir))
+    if args.reuse_mri is not None:  # the MRI models' weights unchanged since that file
+        earlier = json.loads(args.reuse_mri.read_text())
+        for name in mri_models:
+            result["models"][name] = earlier["models"][name]
+        result["mri_reused_from"] = f"{args.reuse_mri.name} ({', '.join(mri_models)})"
+    else:
+        mri = run_demo(
+            work / "mri", scans=[HELD_OUT_MRI], ct_scans=[], report=args.keep is not None,
+            models=mri_models,
+            precision="fp32",
+        )  # fmt: skip
+        result["models"].update(summarise(mri.out_dir))
     ct_all = [n for n in available() if BUNDLED[n].modality == "CT" and BUNDLED[n].demo]
     reused: list[str] = []
     if args.reuse_ct is not None:

@@ -8,7 +8,7 @@ Each model (``BundledModel.demo`` is False: DISGAN, the 3-player GAN, ESRGAN, SR
 SRGAN x3 of the X-ray/MRI report) is measured on held-out scans only (DATA.md): pycortex S1 for
 the brain models, the two pydicom-data radiographs too for the x3 model that trains on both. The
 input is made with the degradation recorded in the model's checkpoint (what ``medsr degrade
---like MODEL`` runs) and, for a recipe that resamples every slice (``data.resize``, the x3
+--like MODEL`` runs; noise in network units through the training pipeline, seed 0) and, for a recipe that resamples every slice (``data.resize``, the x3
 report's 150x150), from the reference resampled the same way. Baselines: nearest, linear and
 cubic upsampling of the same input. A GAN model with a PSNR partner is measured beside it.
 """
@@ -72,7 +72,6 @@ def reference(scan: str, config: dict[str, Any], factor: tuple[int, ...]) -> Any
 def run_model_cases(model: str, say: Any = print) -> dict[str, Any]:
     """Every held-out case of one model (and its PSNR partner): metrics summarised per protocol."""
     from medsr.baselines import run_baseline
-    from medsr.degrade.apply import degrade_volume
     from medsr.degrade.recorded import kinds_of_stages
     from medsr.metrics.aggregate import summarize
     from medsr.metrics.pairs import evaluate_volumes
@@ -82,16 +81,16 @@ def run_model_cases(model: str, say: Any = print) -> dict[str, Any]:
     entry = BUNDLED[model]
     config = load_checkpoint(bundled_path(model)).config or {}
     factor = tuple(int(f) for f in config["task"]["scale"])
-    steps = kinds_of_stages(config["data"]["degradation"], model=model)
+    recorded = config["data"]["degradation"]
+    network_units = recorded.get("units", "scanner") == "network"
+    steps = [] if network_units else kinds_of_stages(recorded, model=model)
     models = [m for m in (entry.psnr_model, model) if m]
     rows = []
     cases = []
     for scan in held_out_scans(config):
         say(f"{model}: {scan}")
         ref = reference(scan, config, factor)
-        low = ref
-        for kind, params in steps:  # deterministic stages (refused otherwise by kinds_of_stages)
-            low = degrade_volume(low, kind=kind, rng=np.random.default_rng(0), params=params)
+        low = degraded(ref, config, steps, factor)
         methods = {name: run_baseline(name, low, scale=factor) for name in UPSAMPLERS}
         for m in models:
             t0 = time.perf_counter()
@@ -128,6 +127,37 @@ def run_model_cases(model: str, say: Any = print) -> dict[str, Any]:
             {"case": r.case, "method": r.method, "protocol": r.protocol, **r.metrics} for r in rows
         ],
     }
+
+
+def degraded(
+    ref: Any,
+    config: dict[str, Any],
+    steps: list[tuple[str, dict[str, Any]]],
+    factor: tuple[int, ...],
+) -> Any:
+    """The model's input made from ``ref`` with its recorded degradation (seed 0).
+
+    Scanner-unit stages run as ``medsr degrade --like`` does (``steps``). Stages in network units
+    (noise relative to each scan's intensity scale, e.g. SRResCycGAN's Rician noise) run through
+    the training pipeline itself (:func:`medsr.train.data.degrader_of`) with the reference's
+    normalisation state, as training computes it; the grid is the decimated one."""
+    from medsr.config.load import config_from_plain
+    from medsr.degrade.apply import degrade_volume
+    from medsr.degrade.volumes import downsample_volume
+    from medsr.train.data import degrader_of, intensity_of
+
+    rng = np.random.default_rng(0)
+    if steps:
+        low = ref
+        for kind, params in steps:
+            low = degrade_volume(low, kind=kind, rng=rng, params=params)
+        return low
+    cfg = config_from_plain(config, validate=False)
+    degrader = degrader_of(cfg)
+    assert degrader is not None
+    _, state = intensity_of(cfg).forward(ref.array)
+    arr = degrader(ref.array, rng=rng, spacing=tuple(ref.spacing), state=state)
+    return downsample_volume(ref, factor=factor, method="area").with_array(arr)
 
 
 def predictor(model: str, task: str, shape: tuple[int, ...]) -> Any:

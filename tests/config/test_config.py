@@ -188,3 +188,9 @@ def test_yaml_12_scalars_in_files_and_overrides(tmp_path: Path) -> None:
     f = tmp_path / "c.yaml"
     f.write_text("amp: off\nlr: 1e-3\nflag: false\nn: 3\nname: v1e3\n")
     assert read_yaml(f) == {"amp": "off", "lr": 0.001, "flag": False, "n": 3, "name": "v1e3"}
+
+
+@pytest.mark.parametrize(("protocol", "what"), [("ct-tissue-hu", "HU"), ("tissue-dice", "Dice")])
+def test_task_protocols_are_no_validation_protocol(protocol: str, what: str) -> None:
+    with pytest.raises(ConfigError, match=f"measures tissue {what}.*, not val.metric"):
+        config_from_plain(apply_overrides(_plain(), [f"val.protocol={protocol}"]))

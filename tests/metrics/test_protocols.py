@@ -26,8 +26,9 @@ def _ct_pair(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_registry_holds_the_six_protocols_with_descriptions() -> None:
-    # plus the quantitative-CT protocol (tests/metrics/test_tissue.py), which is no image metric
-    assert set(PROTOCOLS.names()) == EXPECTED | {"ct-tissue-hu"}
+    # plus the quantitative-CT protocol (tests/metrics/test_tissue.py) and the brain tissue Dice
+    # (tests/metrics/test_tissue_dice.py), which are no image metrics
+    assert set(PROTOCOLS.names()) == EXPECTED | {"ct-tissue-hu", "tissue-dice"}
     for name in EXPECTED:
         assert get_protocol(name).description
     with pytest.raises(KeyError, match="did you mean 'fastmri'"):

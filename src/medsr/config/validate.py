@@ -295,13 +295,18 @@ def _source_exists(scan: str) -> None:
 
 
 def _val(cfg: ExperimentConfig) -> None:
-    from medsr.metrics.protocols import PROTOCOLS, TissueHUProtocol
+    from medsr.metrics.protocols import PROTOCOLS, TissueDiceProtocol, TissueHUProtocol
 
     _lookup(PROTOCOLS, cfg.val.protocol, "val.protocol")
     if isinstance(PROTOCOLS.get(cfg.val.protocol), TissueHUProtocol):
         raise ConfigError(
             f"val.protocol {cfg.val.protocol!r} measures tissue HU shifts, not val.metric; "
             "validate with ct-window or ldct-bench and run it with medsr evaluate"
+        )
+    if isinstance(PROTOCOLS.get(cfg.val.protocol), TissueDiceProtocol):
+        raise ConfigError(
+            f"val.protocol {cfg.val.protocol!r} measures tissue Dice, not val.metric; "
+            "validate with brain-mask and run it with medsr evaluate"
         )
     if cfg.val.window is not None and len(cfg.val.window) != cfg.task.spatial_dims:
         raise ConfigError(f"val.window needs {cfg.task.spatial_dims} values, got {cfg.val.window}")

@@ -24,7 +24,17 @@ import numpy as np
 from medsr.io.atomic import write_text_atomic
 
 #: Metric columns in display order; others follow in order of first appearance.
-METRIC_ORDER: tuple[str, ...] = ("psnr", "ssim", "nrmse", "mae", "hfen")
+METRIC_ORDER: tuple[str, ...] = (
+    "psnr",
+    "ssim",
+    "nrmse",
+    "mae",
+    "hfen",
+    "dice_csf",
+    "dice_gm",
+    "dice_wm",
+    "dice_mean",
+)
 _KEYS = ("case", "method", "protocol")
 
 

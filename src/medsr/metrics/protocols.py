@@ -22,6 +22,13 @@ import numpy as np
 from medsr.metrics.functional import hfen, mae, nrmse, psnr, ssim
 from medsr.metrics.masks import foreground_mask
 from medsr.metrics.tissue import CT_TISSUE_CLASSES, tissue_hu_shift
+from medsr.metrics.tissue_dice import (
+    BRAIN_TISSUES,
+    DEFAULT_BETA,
+    DEFAULT_BINS,
+    DEFAULT_ITERATIONS,
+    tissue_dice,
+)
 from medsr.registry import Registry
 
 RangeRule = Literal["fixed", "ref-max", "first-max", "ref-span-in-mask"]
@@ -196,6 +203,51 @@ class TissueHUProtocol(Protocol):
         )
 
 
+@dataclass(frozen=True)
+class TissueDiceProtocol(Protocol):
+    """Brain MRI segmentation task: Dice of CSF, GM and WM labels, candidate against reference.
+
+    Steps 1-3 of the module docstring and the reference's foreground mask (as ``brain-mask``),
+    (the whole image with ``mask="none"``), then :func:`~medsr.metrics.tissue_dice.tissue_dice`: a Gaussian mixture on intensity fitted
+    once on the reference labels both images, with a Potts MRF (ICM) on top. The range fields
+    are unused. Not a validation protocol (it yields no PSNR).
+
+    Attributes:
+        classes: Class names by increasing mean intensity (T1: CSF < GM < WM).
+        beta: Potts weight per agreeing face neighbour.
+        iterations: ICM sweeps at most.
+        bins: Histogram bins of the EM fit.
+    """
+
+    range_rule: RangeRule = "fixed"
+    fixed_range: float | None = 1.0
+    mask: Literal["none", "foreground"] = "foreground"
+    classes: tuple[str, ...] = BRAIN_TISSUES
+    beta: float = DEFAULT_BETA
+    iterations: int = DEFAULT_ITERATIONS
+    bins: int = DEFAULT_BINS
+
+    def evaluate(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+        """``dice_{c}`` per class (``dice_csf``, ``dice_gm``, ``dice_wm``) and ``dice_mean``;
+        see :func:`~medsr.metrics.tissue_dice.tissue_dice`.
+
+        Raises:
+            ValueError: See :meth:`Protocol.prepare`; also when the reference has fewer
+                distinct intensities inside the mask than classes.
+        """
+        d = self.prepare(pred, ref)
+        mask = d.mask if d.mask is not None else np.ones(d.ref.shape, dtype=bool)
+        return tissue_dice(
+            d.pred,
+            d.ref,
+            mask,
+            classes=self.classes,
+            beta=self.beta,
+            iterations=self.iterations,
+            bins=self.bins,
+        )
+
+
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 
@@ -261,6 +313,13 @@ _add(
         name="ct-tissue-hu",
         description="mean HU in fat (-150..-50), muscle (20..80) and bone (> 300) of the "
         "reference, eroded: candidate minus reference, and the fat-muscle contrast change",
+    )
+)
+_add(
+    TissueDiceProtocol(
+        name="tissue-dice",
+        description="brain T1: Dice of CSF, GM and WM inside the reference's foreground; one "
+        "3-class intensity mixture fitted on the reference labels both, with a Potts MRF",
     )
 )
 

@@ -13,6 +13,10 @@ _FORMATS: dict[str, tuple[str, str]] = {
     "nrmse": ("NRMSE", ".4f"),
     "mae": ("MAE", ".4g"),
     "hfen": ("HFEN", ".4f"),
+    "dice_csf": ("Dice CSF", ".4f"),
+    "dice_gm": ("Dice GM", ".4f"),
+    "dice_wm": ("Dice WM", ".4f"),
+    "dice_mean": ("Dice mean", ".4f"),
 }
 
 

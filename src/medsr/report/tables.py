@@ -17,6 +17,10 @@ METRIC_LABELS = {
     "nrmse": "NRMSE",
     "mae": "MAE",
     "hfen": "HFEN",
+    "dice_csf": "Dice CSF",
+    "dice_gm": "Dice GM",
+    "dice_wm": "Dice WM",
+    "dice_mean": "Dice mean",
 }
 
 
@@ -33,14 +37,15 @@ def metric_header(metric: str) -> str:
 
 
 def format_value(metric: str, value: float) -> str:
-    """A metric value as the tables print it: PSNR with 2 decimals, SSIM with 4, others by size."""
+    """A metric value as the tables print it: PSNR with 2 decimals, SSIM and Dice with 4, others
+    by size."""
     if math.isnan(value):
         return "n/a"
     if math.isinf(value):
         return "∞" if value > 0 else "-∞"
     if metric == "psnr":
         return f"{value:.2f}"
-    if metric == "ssim":
+    if metric == "ssim" or metric.startswith("dice_"):
         return f"{value:.4f}"
     a = abs(value)
     if a == 0:
