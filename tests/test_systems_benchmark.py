@@ -74,8 +74,13 @@ def test_card_tables_group_modalities_and_show_tissue_shifts() -> None:
             row("m", "unit-range", "brain MRI", 31.0),
             row("cubic", "unit-range", "radiographs", 35.0),
             row("m", "unit-range", "radiographs", 34.0),
-            {"method": "m", "protocol": "ct-tissue-hu", "n": 2, "mean": tissue,
-             "std": dict.fromkeys(tissue, 1.0)},  # fmt: skip
+            {
+                "method": "m",
+                "protocol": "ct-tissue-hu",
+                "n": 2,
+                "mean": tissue,
+                "std": dict.fromkeys(tissue, 1.0),
+            },
         ],
     }
     text = "\n".join(cards.quality_block("m", {"models": {"m": res}}))

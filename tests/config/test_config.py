@@ -114,7 +114,9 @@ def test_yaml_pitfalls_are_explained(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"boolean True.*quote the key"):
         load_config(tmp_path / "c.yaml")
     # YAML 1.2 booleans: `on` is a plain (here unknown) key, not YAML 1.1's True
-    (tmp_path / "on.yaml").write_text(TINY.read_text().replace("    level: volume", "    on: volume"))
+    (tmp_path / "on.yaml").write_text(
+        TINY.read_text().replace("    level: volume", "    on: volume")
+    )
     with pytest.raises(ConfigError, match="unknown key 'on'"):
         load_config(tmp_path / "on.yaml")
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
