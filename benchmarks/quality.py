@@ -99,9 +99,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ]
     if args.reuse_mri is not None:  # the MRI models' weights unchanged since that file
         earlier = json.loads(args.reuse_mri.read_text())
-        for name in mri_models:
+        reused = [n for n in earlier["models"] if n in mri_models]  # PSNR stages: in their GAN's
+        for name in reused:
             result["models"][name] = earlier["models"][name]
-        result["mri_reused_from"] = f"{args.reuse_mri.name} ({', '.join(mri_models)})"
+        result["mri_reused_from"] = f"{args.reuse_mri.name} ({', '.join(reused)})"
     else:
         mri = run_demo(
             work / "mri", scans=[HELD_OUT_MRI], ct_scans=[], report=args.keep is not None,

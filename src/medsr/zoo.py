@@ -123,17 +123,7 @@ BUNDLED: dict[str, BundledModel] = {
             system="dfgan",
             generator="dfgan_unet",
             stage="gan",
-        ),
-        BundledModel(
-            name="srgan-x3",
-            task="sr2d",
-            modality="MR",
-            summary="SRGAN x3 of the brain-MRI / chest X-ray report: 150x150 slices and radiographs",
-            config="configs/bundled/srgan_x3.yaml",
-            system="srgan",
-            generator="srresnet",
-            stage="gan",
-            demo=False,
+            ship="best.pt",  # the best validation step on training-side CT slices
         ),
         BundledModel(
             name="esrgan-t1-x4",
@@ -202,6 +192,7 @@ BUNDLED: dict[str, BundledModel] = {
             system="attn-dfgan",
             generator="attn_dfgan_unet",
             stage="gan",
+            ship="best.pt",  # the best validation step on training-side CT slices
         ),
     )
 }

@@ -64,6 +64,10 @@ class SRResCGAN(nn.Module):
         num_blocks: Residual blocks.
         clip_range: ``(low, high)`` to clamp the output to (the paper's box projection onto
             ``[0, 255]``), or ``None`` for no clipping.
+        projection_init: ``exp(alpha)`` at initialisation, the projection radius in units of
+            ``sigma * sqrt(N - 1)`` (2, the authors' ``log 2`` init). The residual the network
+            may subtract is bounded by the noise it estimates in ``u``: a short run on lightly
+            noisy input needs a larger start to learn detail at all (``srrescycgan-t1-x4``).
 
     Raises:
         ValueError: On a bad size, scale, channel pairing or clip range.
@@ -83,6 +87,7 @@ class SRResCGAN(nn.Module):
         features: int = 64,
         num_blocks: int = 5,
         clip_range: tuple[float, float] | None = None,
+        projection_init: float = 2.0,
     ) -> None:
         super().__init__()
         check_positive(
@@ -99,6 +104,8 @@ class SRResCGAN(nn.Module):
             )
         if clip_range is not None and not clip_range[0] < clip_range[1]:
             raise ValueError(f"clip_range must be (low, high) with low < high, got {clip_range!r}")
+        if not projection_init > 0:
+            raise ValueError(f"projection_init must be > 0, got {projection_init!r}")
         self.scale = normalize_scale(scale, spatial_dims)
         self.in_channels = in_channels
         self.spatial_dims = spatial_dims
@@ -110,7 +117,7 @@ class SRResCGAN(nn.Module):
             *(_ResDNetBlock(spatial_dims, features, skip=i > 0) for i in range(num_blocks))
         )
         self.decoder = ZeroMeanWNConv(spatial_dims, features, in_channels, 5, transposed=True)
-        self.projection = L2BallProjection(alpha_init=math.log(2.0))
+        self.projection = L2BallProjection(alpha_init=math.log(projection_init))
         self.min_size = tuple(math.ceil(3 / s) for s in self.scale)
 
     def forward(self, x: Tensor) -> Tensor:
