@@ -51,7 +51,7 @@ def reference(scan: str, config: dict[str, Any], factor: tuple[int, ...]) -> Any
     from medsr.data.datasets import resize_slices
     from medsr.data.geometry import affine_from_spacing
     from medsr.data.volume import Volume
-    from medsr.demo import crop_to_multiple
+    from medsr.demo_cases import crop_to_multiple
 
     vol = catalogue.load(scan)
     resize = config["data"].get("resize")
@@ -166,7 +166,7 @@ def degraded(
 def predictor(model: str, task: str, shape: tuple[int, ...]) -> Any:
     """The demo's predictor, with windows of <= 48^3 input voxels for a 3D model that upsamples
     (its dense blocks at the output size would need several GB per window otherwise)."""
-    from medsr.demo import make_predictor
+    from medsr.demo_cases import make_predictor
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
     from medsr.infer.sliding_window import balanced_windows

@@ -11,7 +11,8 @@ import pytest
 
 from medsr.cli.main import main
 from medsr.data import Volume
-from medsr.demo import CasePlan, _file_name, case_split, crop_to_multiple, plan_cases, run_demo
+from medsr.demo import CasePlan, _file_name, case_split, plan_cases, run_demo
+from medsr.demo_cases import crop_to_multiple
 from medsr.errors import ConfigError
 from medsr.io import read_volume
 from medsr.metrics.aggregate import read_json

@@ -13,7 +13,7 @@ import torch
 
 from medsr.data import Volume
 from medsr.degrade.volumes import downsample_volume, truncate_kspace_volume
-from medsr.demo import crop_to_multiple, make_predictor
+from medsr.demo_cases import crop_to_multiple, make_predictor
 from medsr.demo_curve import (
     CROP_3D,
     GAN_WEIGHTS,

