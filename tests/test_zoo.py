@@ -68,6 +68,39 @@ def test_bundle_run_ships_float16_weights_and_a_card(
     assert spec.name == "mdcsrn"
 
 
+def test_bundle_kwargs_are_set_on_the_shipped_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from medsr import zoo
+
+    kw = {"features": [4, 8, 16]}
+    net = GENERATORS.build("dfgan_unet", **kw)
+    ckpt = Checkpoint(
+        model_name="dfgan_unet", model_kwargs=kw, modality="CT", spatial_dims=2,
+        scale=(1, 1, 1), intensity=IntensityNorm(kind="hu-window", lo=-1024.0, hi=3072.0),
+        state_dict=net.state_dict(), config={"data": {"train": [{"scan": "invesalius_head"}]}},
+    )  # fmt: skip
+    run = tmp_path / "run"
+    run.mkdir()
+    save_checkpoint(ckpt, run / "best.pt")
+    (run / "log.jsonl").write_text(json.dumps({"time": 1.0, "step": 1, "g_total": 0.5}) + "\n")
+    entry = dataclasses.replace(BUNDLED["dfgan-ct-qd"], bundle_kwargs={"keep_low_band": 1.5})
+    monkeypatch.setitem(zoo.BUNDLED, "dfgan-ct-qd", entry)
+    weights, card_path = bundle_run(run, "dfgan-ct-qd", out_dir=tmp_path / "w")
+    shipped = load_checkpoint(weights)
+    assert shipped.model_kwargs == {**kw, "keep_low_band": 1.5}
+    assert json.loads(card_path.read_text())["bundle_kwargs"] == {"keep_low_band": 1.5}
+    model = shipped.build_model()
+    assert model.low_band is not None and model.low_band.sigma == 1.5
+    # an option that would need weights the run does not have is refused
+    bad = dataclasses.replace(entry, bundle_kwargs={"attention": True})
+    monkeypatch.setitem(zoo.BUNDLED, "dfgan-ct-qd", bad)
+    with pytest.raises(InputError, match="do not fit"):
+        bundle_run(run, "dfgan-ct-qd", out_dir=tmp_path / "w2")
+
+
 def test_thin_log_averages_step_rows() -> None:
     rows = [{"step": i, "time": float(i), "g_total": float(i)} for i in range(1, 11)]
     thin = thin_log(rows, max_steps=5)
@@ -138,6 +171,10 @@ def test_shipped_weights_are_small_and_trained_only_on_training_scans() -> None:
         # a run may stop before its planned schedule ends (resumed in a later session)
         assert 0 < card["train_summary"]["steps"] <= recipe.train.steps
         assert ckpt.modality == model.modality
+        # the shipped generator is the recipe's plus the weight-free options set at bundling
+        want = {**recipe.networks["generator"].kwargs, **model.bundle_kwargs}
+        assert ckpt.model_kwargs == want, name
+        assert card.get("bundle_kwargs", {}) == dict(model.bundle_kwargs)
     assert total < 60 * 2**20  # the budget for all bundled weights together
     assert weights_dir().name == "weights"
 

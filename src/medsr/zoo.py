@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,10 @@ class BundledModel:
     #: ``medsr demo`` runs the model (its degradation is one of the demo's three fixed ones);
     #: the others are measured by ``benchmarks/systems.py`` through their recorded degradation
     demo: bool = True
+    #: Generator options set when the run is bundled, on top of the trained ones. Only options
+    #: without weights qualify (e.g. DFGAN's ``keep_low_band``), chosen on training-side scans;
+    #: recorded in the card as ``bundle_kwargs``.
+    bundle_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def weights_file(self) -> str:
@@ -124,6 +129,8 @@ BUNDLED: dict[str, BundledModel] = {
             generator="dfgan_unet",
             stage="gan",
             ship="best.pt",  # the best validation step on training-side CT slices
+            # the output keeps the input's low band (sigma 2 px): chosen on training-side slices
+            bundle_kwargs={"keep_low_band": 2.0},
         ),
         BundledModel(
             name="esrgan-t1-x4",
@@ -315,6 +322,10 @@ def bundle_run(
         for k, v in ckpt.state_dict.items()
     }
     ckpt.train_state = None
+    extra_kwargs = dict(BUNDLED[name].bundle_kwargs)
+    if extra_kwargs:  # options without weights: the state dict must load unchanged
+        ckpt.model_kwargs = {**ckpt.model_kwargs, **extra_kwargs}
+        ckpt.build_model()  # loads the weights: InputError when the options need others
     dest = Path(out_dir) if out_dir is not None else weights_dir()
     dest.mkdir(parents=True, exist_ok=True)
     weights = save_checkpoint(ckpt, dest / BUNDLED[name].weights_file)
@@ -339,6 +350,7 @@ def bundle_run(
         "summary": BUNDLED[name].summary,
         "recipe": BUNDLED[name].config,
         "model": {"name": ckpt.model_name, "kwargs": ckpt.model_kwargs},
+        **({"bundle_kwargs": extra_kwargs} if extra_kwargs else {}),
         "weights_dtype": "float16",
         "train_scans": [d.get("scan") for d in cfg_data.get("train", []) if isinstance(d, dict)],
         "val_scans": [d.get("scan") for d in cfg_data.get("val", []) if isinstance(d, dict)],

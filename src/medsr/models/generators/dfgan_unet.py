@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from medsr.models.generators._checks import check_positive, check_spatial_dims
 from medsr.nn.cbam import CBAM
 from medsr.nn.factory import conv, conv_transpose, max_pool, norm
+from medsr.nn.low_band import LowBandConsistency
 from medsr.nn.validation import check_input
 
 
@@ -55,6 +56,10 @@ class DFGANUNet(nn.Module):
         spatial_dims: 2 (paper) or 3.
         features: Channels per level, coarsest last.
         attention: Add CBAM blocks (AttnDFGAN).
+        keep_low_band: Gaussian sigma in voxels of the low-band consistency step (the output
+            keeps the input's local mean, :mod:`medsr.nn.low_band`; not part of DFGAN); 0 (the
+            default) leaves the output as the U-Net gives it. No parameters: it can be turned
+            on for a trained model.
 
     Raises:
         ValueError: On ``in_channels != 1``, fewer than two levels, or a bad size.
@@ -72,6 +77,7 @@ class DFGANUNet(nn.Module):
         spatial_dims: int = 2,
         features: Sequence[int] = (32, 64, 128, 256, 512),
         attention: bool = False,
+        keep_low_band: float = 0.0,
     ) -> None:
         super().__init__()
         check_positive(out_channels=out_channels)
@@ -105,6 +111,15 @@ class DFGANUNet(nn.Module):
                 k = 2**level
                 self.input_copies.append(conv(spatial_dims, 1, 1, k, stride=k, padding=0))
         self.outc = conv(spatial_dims, widths[0], out_channels, 3)
+        if keep_low_band < 0:
+            raise ValueError(f"keep_low_band must be >= 0, got {keep_low_band}")
+        self.low_band = (
+            LowBandConsistency(keep_low_band, spatial_dims)
+            if keep_low_band > 0 and out_channels == 1
+            else None
+        )
+        if keep_low_band > 0 and self.low_band is None:
+            raise ValueError("keep_low_band needs out_channels == 1 (it keeps the input's band)")
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(
@@ -122,4 +137,5 @@ class DFGANUNet(nn.Module):
             h = merge(torch.cat([skips.pop(), up(h)], dim=1))
             copy = self.input_copies[index](x) if index < len(self.input_copies) else x
             h = h + copy
-        return self.outc(h)
+        out = self.outc(h)
+        return out if self.low_band is None else self.low_band(out, x)
