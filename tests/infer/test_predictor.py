@@ -186,3 +186,37 @@ def test_cpu_sub_batches_follow_the_measured_activation_size(srresnet2d) -> None
     assert small._act_bytes == pytest.approx(32 * 4)  # bytes per input voxel, measured
     assert calls[0] == 1 and max(calls) == 2  # the probe window alone, then pairs
     np.testing.assert_allclose(y, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_self_ensemble_averages_the_flipped_passes(mdcsrn, srresnet2d) -> None:  # type: ignore[no-untyped-def]
+    model, _ = mdcsrn
+    x = rand((1, 9, 11, 10), seed=5)
+    ens = Predictor(model, spec=spec(3, (1, 1, 1)), exact=True, window=(9, 11, 10),
+                    self_ensemble=True)  # fmt: skip
+    want = np.zeros_like(x)
+    for fd in (False, True):
+        for fh in (False, True):
+            for fw in (False, True):
+                axes = tuple(a for a, f in zip((1, 2, 3), (fd, fh, fw), strict=True) if f)
+                xf = np.ascontiguousarray(np.flip(x, axes)) if axes else x
+                yf = _full3d(model, xf)
+                want += np.flip(yf, axes) if axes else yf
+    want /= 8
+    got = ens.run_array(x)
+    assert np.abs(got - want).max() <= 1e-5
+    assert np.abs(got - _full3d(model, x)).max() > 1e-4  # a random net is not flip-equivariant
+    assert ens.options()["self_ensemble"] is True
+    # 2D models flip in their plane only: 4 passes, the slice axis untouched
+    model2d, _ = srresnet2d
+    x2 = rand((1, 3, 12, 14), seed=6)
+    p2 = Predictor(model2d, spec=spec(2, (1, 2, 2)), exact=True, window=16, axis=0,
+                   self_ensemble=True)  # fmt: skip
+    assert p2.ensemble_axes() == (2, 3)
+    want2 = sum(
+        np.flip(_full2d(model2d, np.ascontiguousarray(np.flip(x2, a)) if a else x2, 0), a)
+        if a else _full2d(model2d, x2, 0)
+        for a in ((), (2,), (3,), (2, 3))
+    ) / 4  # fmt: skip
+    assert np.abs(p2.run_array(x2) - want2).max() <= 1e-5
+    p_sag = Predictor(model2d, spec=spec(2, (1, 2, 2)), axis=2, self_ensemble=True)
+    assert p_sag.ensemble_axes() == (1, 2)

@@ -54,6 +54,7 @@ class EnhanceOptions:
     slice_tolerance: float | None = None
     overwrite: bool = False
     gan_weight: float | None = None
+    self_ensemble: bool = False
     adapt: int = 0
     adapt_lr: float | None = None
     seed: int = 0
@@ -324,6 +325,7 @@ def _enhance_jobs(
             device=opt.device,
             amp_dtype=torch.bfloat16 if opt.bf16 else None,
             accumulate_dtype=torch.float32 if opt.accumulate == "float32" else torch.float64,
+            self_ensemble=opt.self_ensemble,
         )
 
     plan = enhance_plan(

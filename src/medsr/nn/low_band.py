@@ -43,6 +43,8 @@ class LowBandConsistency(nn.Module):
         - ``y``, ``x``: ``(B, C, *n)``, the same shape.
     """
 
+    taps: Tensor
+
     def __init__(self, sigma: float, spatial_dims: int) -> None:
         super().__init__()
         if spatial_dims not in (2, 3):
@@ -60,11 +62,9 @@ class LowBandConsistency(nn.Module):
         for axis in range(self.spatial_dims):
             size = flat.shape[2 + axis]
             mode = "reflect" if size > radius else "replicate"
-            pad = [0, 0] * self.spatial_dims
-            pad[2 * (self.spatial_dims - 1 - axis) : 2 * (self.spatial_dims - axis)] = [
-                radius,
-                radius,
-            ]
+            pad = [0] * (2 * self.spatial_dims)  # F.pad lists the last axis first
+            first = 2 * (self.spatial_dims - 1 - axis)
+            pad[first] = pad[first + 1] = radius
             shape = [1, 1] + [1] * self.spatial_dims
             shape[2 + axis] = taps.numel()
             kernel = taps.reshape(shape)
