@@ -133,6 +133,17 @@ BUNDLED: dict[str, BundledModel] = {
             bundle_kwargs={"keep_low_band": 2.0},
         ),
         BundledModel(
+            name="srgan-x3",
+            task="sr2d",
+            modality="MR",
+            summary="SRGAN x3 of the brain-MRI / chest X-ray report: 150x150 slices and radiographs",
+            config="configs/bundled/srgan_x3.yaml",
+            system="srgan",
+            generator="srresnet",
+            stage="gan",
+            demo=False,
+        ),
+        BundledModel(
             name="esrgan-t1-x4",
             task="sr2d",
             modality="MR",
