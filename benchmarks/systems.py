@@ -64,7 +64,7 @@ def reference(scan: str, config: dict[str, Any], factor: tuple[int, ...]) -> Any
             spacing=spacing[1:],
         )
         vol = Volume(  # a new grid: the resampled slices keep the first voxel's corner
-            arr, spacing=tuple(spacing), affine=affine_from_spacing(spacing),
+            arr, spacing=(spacing[0], spacing[1], spacing[2]), affine=affine_from_spacing(spacing),
             modality=vol.modality, unit=vol.unit, meta=vol.meta,
         )  # fmt: skip
     return crop_to_multiple(vol, factor)

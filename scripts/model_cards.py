@@ -423,7 +423,11 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )  # fmt: skip
         pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)
-        doc.write_text(pattern.sub(lambda _m, b=block: b, text))
+
+        def keep(_m: re.Match[str], b: str = block) -> str:
+            return b
+
+        doc.write_text(pattern.sub(keep, text))
         print(f"updated {doc.relative_to(ROOT)}")
     return 0
 
