@@ -64,26 +64,32 @@ def _scores(pred: Any, ref: Any) -> dict[str, float]:
     return {k: float(m[k]) for k in ("psnr", "ssim", "hfen")}
 
 
+def case_inputs(kind: str, ref: Any) -> tuple[Any, str, Any, dict[str, Any]]:
+    """``(model input, baseline name, baseline output, Predictor tiling options)`` of a case:
+    ``sr3d`` k-space truncation 1 x 2 x 2 zero-filled (baseline: itself), ``sr2d`` bicubic x2
+    decimated axial slices (baseline: cubic)."""
+    from medsr.baselines import run_baseline
+    from medsr.degrade.volumes import downsample_volume, truncate_kspace_volume
+    from medsr.infer.sliding_window import balanced_windows
+
+    if kind == "sr3d":
+        low = truncate_kspace_volume(ref, factor=(1, 2, 2), keep_shape=True)
+        win, ov = balanced_windows(low.shape, max_window=112, min_overlap=16)
+        return low, "zero-filled", low, {"window": win, "overlap": ov, "batch_size": 1}
+    low = downsample_volume(ref, factor=(1, 2, 2), method="bicubic")
+    cubic = run_baseline("cubic", low, scale=(1, 2, 2))
+    return low, "cubic", cubic, {"window": 512, "overlap": 0.125, "batch_size": 8}
+
+
 def run_case(kind: str, model: str, ref: Any, opts: Any, threads: int) -> dict[str, Any]:
     import torch
 
-    from medsr.baselines import run_baseline
-    from medsr.degrade.volumes import downsample_volume, truncate_kspace_volume
     from medsr.infer.adapt import adapted_predictor
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
-    from medsr.infer.sliding_window import balanced_windows
 
     torch.set_num_threads(threads)
-    if kind == "sr3d":
-        low = truncate_kspace_volume(ref, factor=(1, 2, 2), keep_shape=True)
-        baseline_name, baseline = "zero-filled", low
-        win, ov = balanced_windows(low.shape, max_window=112, min_overlap=16)
-        pkw: dict[str, Any] = {"window": win, "overlap": ov, "batch_size": 1}
-    else:
-        low = downsample_volume(ref, factor=(1, 2, 2), method="bicubic")
-        baseline_name, baseline = "cubic", run_baseline("cubic", low, scale=(1, 2, 2))
-        pkw = {"window": 512, "overlap": 0.125, "batch_size": 8}
+    low, baseline_name, baseline, pkw = case_inputs(kind, ref)
     net, spec = load_engine(model)
     t0 = time.perf_counter()
     plain = Predictor(net, spec=spec, **pkw)(low)

@@ -22,28 +22,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from adapt import _head_crop, _scores  # the same crop and scores as the adaptation benchmark
+from adapt import _head_crop, _scores, case_inputs  # the adaptation benchmark's cases
 
 
 def run_case(kind: str, model: str, ref: Any, threads: int) -> dict[str, Any]:
     import torch
 
-    from medsr.baselines import run_baseline
-    from medsr.degrade.volumes import downsample_volume, truncate_kspace_volume
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
-    from medsr.infer.sliding_window import balanced_windows
 
     torch.set_num_threads(threads)
-    if kind == "sr3d":
-        low = truncate_kspace_volume(ref, factor=(1, 2, 2), keep_shape=True)
-        baseline_name, baseline = "zero-filled", low
-        win, ov = balanced_windows(low.shape, max_window=112, min_overlap=16)
-        pkw: dict[str, Any] = {"window": win, "overlap": ov, "batch_size": 1}
-    else:
-        low = downsample_volume(ref, factor=(1, 2, 2), method="bicubic")
-        baseline_name, baseline = "cubic", run_baseline("cubic", low, scale=(1, 2, 2))
-        pkw = {"window": 512, "overlap": 0.125, "batch_size": 8}
+    low, baseline_name, baseline, pkw = case_inputs(kind, ref)
     net, spec = load_engine(model)
     rows = {baseline_name: _scores(baseline, ref)}
     seconds = {}

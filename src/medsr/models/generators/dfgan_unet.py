@@ -113,13 +113,11 @@ class DFGANUNet(nn.Module):
         self.outc = conv(spatial_dims, widths[0], out_channels, 3)
         if keep_low_band < 0:
             raise ValueError(f"keep_low_band must be >= 0, got {keep_low_band}")
-        self.low_band = (
-            LowBandConsistency(keep_low_band, spatial_dims)
-            if keep_low_band > 0 and out_channels == 1
-            else None
-        )
-        if keep_low_band > 0 and self.low_band is None:
+        if keep_low_band > 0 and out_channels != 1:
             raise ValueError("keep_low_band needs out_channels == 1 (it keeps the input's band)")
+        self.low_band = (
+            LowBandConsistency(keep_low_band, spatial_dims) if keep_low_band > 0 else None
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(
