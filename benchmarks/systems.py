@@ -48,12 +48,18 @@ def reference(scan: str, config: dict[str, Any], factor: tuple[int, ...]) -> Any
     """The held-out reference: resampled as the recipe resamples (``data.resize``), then cropped
     to a multiple of the scale."""
     from medsr.data import catalogue
+
+    return resampled(catalogue.load(scan), config, factor)
+
+
+def resampled(vol: Any, config: dict[str, Any], factor: tuple[int, ...]) -> Any:
+    """``vol`` resampled as the recipe resamples (``data.resize``), then cropped to a multiple of
+    the scale (a mask follows its scan this way)."""
     from medsr.data.datasets import resize_slices
     from medsr.data.geometry import affine_from_spacing
     from medsr.data.volume import Volume
     from medsr.demo_cases import crop_to_multiple
 
-    vol = catalogue.load(scan)
     resize = config["data"].get("resize")
     if resize:
         spacing = list(vol.spacing)

@@ -16,6 +16,7 @@ from medsr.metrics import evaluate_volumes, format_table, get_protocol
 from medsr.metrics.masks import foreground_mask
 from medsr.metrics.protocols import TissueDiceProtocol
 from medsr.metrics.tissue_dice import (
+    DEFAULT_STD_FLOOR,
     dice_per_class,
     fit_intensity_mixture,
     segment,
@@ -95,6 +96,29 @@ def test_the_mrf_raises_dice_at_moderate_noise(phantom) -> None:
     err_plain = np.mean(segment(ref, mask, mixture, beta=0.0)[mask] != labels[mask])
     err_mrf = np.mean(segment(ref, mask, mixture)[mask] != labels[mask])
     assert err_mrf < 0.5 * err_plain
+
+
+def test_a_class_of_one_value_does_not_collapse_the_mixture(phantom) -> None:
+    """FreeSurfer's intensity normalisation sets white matter to exactly one value (110 in the
+    held-out S1): without the span floor the WM component has zero width and a candidate off
+    that value by 1 % of the span loses the class."""
+    labels, image = phantom
+    rng = np.random.default_rng(6)
+    ref = np.where(labels == 3, WM, image + rng.normal(0.0, 0.04, image.shape))
+    ref = np.where(labels == 0, 0.0, ref)
+    pred = np.where(labels == 0, 0.0, ref + rng.normal(0.0, 0.006, ref.shape))
+    mask = labels > 0
+    mixture = fit_intensity_mixture(ref[mask])
+    span = np.subtract(*np.percentile(ref[mask], [99, 1]))
+    assert mixture.stds[2] == pytest.approx(DEFAULT_STD_FLOOR * span, rel=0.05)
+    assert tissue_dice(pred, ref, mask)["dice_wm"] > 0.95
+    collapsed = fit_intensity_mixture(ref[mask], std_floor=1e-6)
+    assert collapsed.stds[2] < 1e-3 * span  # what the floor prevents
+    assert tissue_dice(pred, ref, mask)["dice_wm"] > _dice_wm_with(collapsed, pred, ref, mask) + 0.3
+
+
+def _dice_wm_with(mixture, pred, ref, mask) -> float:
+    return dice_per_class(segment(pred, mask, mixture), segment(ref, mask, mixture), 3)[2]
 
 
 def test_the_candidate_is_judged_by_the_reference_classifier(phantom) -> None:

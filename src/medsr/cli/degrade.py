@@ -347,9 +347,9 @@ def _steps(args: argparse.Namespace) -> tuple[list[tuple[str, dict[str, Any]]], 
         raise ConfigError("pass one of --kind KIND or --like MODEL")
     if args.like is None:
         return [(args.kind, collect_parameters(args))], {}
-    from medsr.degrade.recorded import kinds_of_stages
+    from medsr.degrade.recorded import kinds_of_stages, recorded_degradation
 
-    recorded, checkpoint = _recorded_degradation(args.like)
+    recorded, checkpoint = recorded_degradation(args.like)
     steps = kinds_of_stages(recorded, model=str(args.like))
     if len(steps) == 1:
         args.kind = steps[0][0]
@@ -366,20 +366,3 @@ def _steps(args: argparse.Namespace) -> tuple[list[tuple[str, dict[str, Any]]], 
             )
     like = {"model": str(args.like), "checkpoint": checkpoint, "recorded": recorded}
     return steps, like
-
-
-def _recorded_degradation(ref: str) -> tuple[dict[str, Any], str]:
-    """A model's training degradation (``data.degradation`` of its checkpoint) and its file."""
-    from medsr.errors import ConfigError
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import is_bundled_name, resolve_model
-
-    path = resolve_model(ref)
-    if path.suffix.lower() == ".onnx":
-        raise ConfigError(f"--like reads a medsr checkpoint; {ref} is an export (use its .pt)")
-    ckpt = load_checkpoint(path)
-    data = (ckpt.config or {}).get("data")
-    recorded = data.get("degradation") if isinstance(data, dict) else None
-    if not isinstance(recorded, dict):
-        raise ConfigError(f"{ref} records no degradation (a paired or unpaired model?)")
-    return recorded, (path.name if is_bundled_name(ref) else str(path))

@@ -37,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "comma-separated or the flag repeated (docs/protocols.md; an unknown name lists the "
         "known ones)",
     )
+    parser.add_argument(
+        "--mask",
+        nargs="+",
+        metavar="MASK",
+        help="one mask per reference (non-zero = evaluated; e.g. a brain mask from a skull "
+        "stripper): replaces the reference's foreground in the masked protocols (brain-mask, "
+        "tissue-dice); the others ignore it",
+    )
     parser.add_argument("--method", default="pred", help="method name stored in every row")
     parser.add_argument(
         "--out", metavar="DIR", help=f"write {', '.join(OUTPUT_NAMES)} into this folder"
@@ -110,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from medsr.errors import ConfigError, MedsrError
+    from medsr.errors import ConfigError, InputError, MedsrError
     from medsr.io import read_volume
     from medsr.io.atomic import write_text_atomic
     from medsr.metrics import evaluate_volumes, format_table
@@ -121,6 +129,11 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"got {len(args.pred)} PRED files but {len(args.ref)} --ref files; "
             "pass one reference per prediction, in the same order"
+        )
+    if args.mask is not None and len(args.mask) != len(args.ref):
+        raise ConfigError(
+            f"got {len(args.ref)} --ref files but {len(args.mask)} --mask files; "
+            "pass one mask per reference, in the same order"
         )
     out = Path(args.out) if args.out else None
     if out is not None and not args.overwrite:
@@ -136,6 +149,12 @@ def _run(args: argparse.Namespace) -> int:
     with memory_plan(evaluate_plan(",".join(p.name for p in protocols))):
         preds = [read_volume(p, slice_tolerance=tol) for p in args.pred]
         refs = [read_volume(r, slice_tolerance=tol) for r in args.ref]
+        masks = [read_volume(m, slice_tolerance=tol) for m in args.mask] if args.mask else None
+    for name, mask, ref in zip(args.mask or [], masks or [], refs):
+        if mask.shape != ref.shape:
+            raise InputError(
+                name, f"mask shape {mask.shape} differs from its reference's {ref.shape}"
+            )
     cases = case_ids(args.ref)
     rows = []
     for protocol in protocols:
@@ -147,6 +166,7 @@ def _run(args: argparse.Namespace) -> int:
             cases=cases,
             pred_names=list(args.pred),
             ref_names=list(args.ref),
+            masks=masks,
         )
     for protocol in protocols:
         print(f"protocol {protocol.name}: {protocol.description}")

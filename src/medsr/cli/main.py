@@ -25,7 +25,7 @@ AXES_EPILOG = (
     "W left->right. This is not necessarily the file's array order; NIfTI outputs are written back "
     "in the input file's orientation, with a matching affine."
 )
-_VOLUME_COMMANDS = frozenset({"degrade", "baseline", "evaluate", "enhance"})
+_VOLUME_COMMANDS = frozenset({"degrade", "baseline", "evaluate", "enhance", "augment"})
 
 #: Subcommands in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -35,6 +35,7 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "data",
     "enhance",
+    "augment",
     "models",
     "export",
     "train",

@@ -102,3 +102,24 @@ def kinds_of_stages(
                 )
         steps.append((kind, params))
     return steps
+
+
+def recorded_degradation(ref: str) -> tuple[dict[str, Any], str]:
+    """A model's training degradation (``data.degradation`` of its checkpoint) and its file
+    (the bundled file's name, or the path given).
+
+    Raises:
+        ConfigError: For an ONNX export or a checkpoint that records no degradation.
+    """
+    from medsr.train.checkpoint import load_checkpoint
+    from medsr.zoo import is_bundled_name, resolve_model
+
+    path = resolve_model(ref)
+    if path.suffix.lower() == ".onnx":
+        raise ConfigError(f"--like reads a medsr checkpoint; {ref} is an export (use its .pt)")
+    ckpt = load_checkpoint(path)
+    data = (ckpt.config or {}).get("data")
+    recorded = data.get("degradation") if isinstance(data, dict) else None
+    if not isinstance(recorded, dict):
+        raise ConfigError(f"{ref} records no degradation (a paired or unpaired model?)")
+    return recorded, (path.name if is_bundled_name(ref) else str(path))

@@ -171,8 +171,15 @@ def read_nifti(
     )
 
 
-def write_nifti(volume: Volume, path: Path, *, description: str | None = None) -> None:
-    """Write ``volume`` to ``path`` (float32), restoring the original voxel order when known.
+def write_nifti(
+    volume: Volume,
+    path: Path,
+    *,
+    description: str | None = None,
+    dtype: type[np.generic] = np.float32,
+) -> None:
+    """Write ``volume`` to ``path`` (float32, or ``dtype``: ``np.uint8`` for a label map),
+    restoring the original voxel order when known.
 
     The caller handles atomicity (see :func:`medsr.io.write_volume`).
 
@@ -180,6 +187,7 @@ def write_nifti(volume: Volume, path: Path, *, description: str | None = None) -
         volume: The volume; its affine (index order ``d, h, w``) becomes the NIfTI affine.
         path: Destination ending in ``.nii`` or ``.nii.gz``.
         description: Text for the header's ``descrip`` field (80 bytes at most).
+        dtype: Voxel type on disk; an integer type stores the rounded values.
     """
     import nibabel as nib
     from nibabel.orientations import apply_orientation
@@ -188,7 +196,9 @@ def write_nifti(volume: Volume, path: Path, *, description: str | None = None) -
     affine, transform = _file_order(volume, affine, data.shape[:3])
     if transform is not None:
         data = apply_orientation(data, transform)
-    img = nib.Nifti1Image(np.ascontiguousarray(data, dtype=np.float32), affine)
+    if np.issubdtype(dtype, np.integer):
+        data = np.rint(data)
+    img = nib.Nifti1Image(np.ascontiguousarray(data, dtype=dtype), affine)
     sform_code = int(volume.meta.get("sform_code") or 1)
     qform_code = int(volume.meta.get("qform_code") or 1)
     img.set_sform(affine, code=sform_code)

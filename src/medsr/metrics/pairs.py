@@ -53,6 +53,7 @@ def evaluate_volumes(
     cases: Sequence[str] | None = None,
     pred_names: Sequence[str] | None = None,
     ref_names: Sequence[str] | None = None,
+    masks: Sequence[Volume] | None = None,
 ) -> list[CaseResult]:
     """Metrics of each ``preds[i]`` against ``refs[i]``.
 
@@ -64,6 +65,8 @@ def evaluate_volumes(
         cases: Case ids (default ``case0``, ``case1``...).
         pred_names: Names used in error messages (default ``pred[i]``).
         ref_names: Names used in error messages (default ``ref[i]``).
+        masks: One mask per reference (non-zero = evaluated, same shape) that replaces the
+            reference's foreground in a masked protocol (``brain-mask``, ``tissue-dice``).
 
     Returns:
         One :class:`CaseResult` per pair.
@@ -78,7 +81,12 @@ def evaluate_volumes(
         except KeyError as exc:
             raise ConfigError(str(exc.args[0])) from None
     n = len(preds)
-    for label, seq in (("references", refs), ("cases", cases), ("pred_names", pred_names)):
+    for label, seq in (
+        ("references", refs),
+        ("cases", cases),
+        ("pred_names", pred_names),
+        ("masks", masks),
+    ):
         if seq is not None and len(seq) != n:
             raise ConfigError(
                 f"got {n} predictions but {len(seq)} {label}; pass one per prediction"
@@ -91,8 +99,17 @@ def evaluate_volumes(
     rows = []
     for i in range(n):
         check_pair(preds[i], refs[i], pred_name=p_names[i], ref_name=r_names[i])
+        mask = None
+        if masks is not None:
+            if masks[i].shape != refs[i].shape:
+                raise InputError(
+                    r_names[i],
+                    f"its mask has shape {tuple(masks[i].shape)}, the reference "
+                    f"{tuple(refs[i].shape)}; pass a mask on the reference's grid",
+                )
+            mask = masks[i].data
         try:
-            metrics = protocol.evaluate(preds[i].data, refs[i].data)
+            metrics = protocol.evaluate(preds[i].data, refs[i].data, mask)
         except ValueError as exc:
             raise InputError(r_names[i], f"protocol {protocol.name!r}: {exc}") from None
         rows.append(CaseResult(case_ids[i], method, protocol.name, metrics))

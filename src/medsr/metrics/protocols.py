@@ -82,24 +82,38 @@ class Protocol:
         if self.crop < 0:
             raise ValueError(f"crop must be >= 0, got {self.crop}")
 
-    def prepare(self, pred: np.ndarray, ref: np.ndarray) -> Prepared:
+    def prepare(
+        self, pred: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = None
+    ) -> Prepared:
         """Apply steps 1-5 of the module docstring without computing metrics.
 
         Args:
             pred: Prediction, ``(H, W)``, ``(D, H, W)`` or ``(1, D, H, W)``.
             ref: Reference of the same shape.
+            mask: A mask of the reference's shape (non-zero = evaluated) that replaces the
+                reference's foreground in a protocol that masks (``mask="foreground"``), e.g. a
+                brain mask from a skull stripper on a whole-head scan; ignored by a protocol
+                without a mask.
 
         Returns:
             The transformed float64 images, the mask (or None) and the data range.
 
         Raises:
             ValueError: On a shape mismatch, non-finite values, a degenerate reference
-                (constant, or no foreground) or a non-positive range.
+                (constant, or no foreground), an empty mask or a non-positive range.
         """
         p = np.asarray(pred, dtype=np.float64)
         r = np.asarray(ref, dtype=np.float64)
         if p.shape != r.shape:
             raise ValueError(f"prediction shape {p.shape} differs from reference shape {r.shape}")
+        given = None
+        if mask is not None and self.mask != "none":
+            given = np.asarray(mask)
+            if given.shape != r.shape:
+                raise ValueError(f"mask shape {given.shape} differs from reference shape {r.shape}")
+            given = np.squeeze(given != 0)
+            if not given.any():
+                raise ValueError("the mask is empty")
         if not (np.all(np.isfinite(p)) and np.all(np.isfinite(r))):
             raise ValueError("prediction or reference holds NaN/Inf values")
         p, r = np.squeeze(p), np.squeeze(r)
@@ -110,6 +124,7 @@ class Protocol:
                 raise ValueError(f"crop {self.crop} removes all of shape {p.shape}")
             window = tuple(slice(self.crop, n - self.crop) for n in p.shape)
             p, r = p[window], r[window]
+            given = given[window] if given is not None else None
         if self.offset:
             p, r = p + self.offset, r + self.offset
         if self.clip is not None:
@@ -119,7 +134,9 @@ class Protocol:
             if hi <= lo:
                 raise ValueError("reference is constant; it cannot be min-max normalised")
             p, r = (p - lo) / (hi - lo), (r - lo) / (hi - lo)
-        m = foreground_mask(r) if self.mask == "foreground" else None
+        m = None
+        if self.mask == "foreground":
+            m = given if given is not None else foreground_mask(r)
         return Prepared(pred=p, ref=r, mask=m, data_range=self._range(p, r, m))
 
     def _range(self, p: np.ndarray, r: np.ndarray, m: np.ndarray | None) -> float:
@@ -139,12 +156,15 @@ class Protocol:
             )
         return value
 
-    def evaluate(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    def evaluate(
+        self, pred: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = None
+    ) -> dict[str, float]:
         """PSNR (dB), SSIM, NRMSE, MAE and HFEN of ``pred`` against ``ref`` under this protocol.
 
         Args:
             pred: Prediction, ``(H, W)``, ``(D, H, W)`` or ``(1, D, H, W)``.
             ref: Reference of the same shape.
+            mask: Replaces the reference's foreground mask; see :meth:`prepare`.
 
         Returns:
             ``{"psnr", "ssim", "nrmse", "mae", "hfen"}``; MAE is in the protocol's
@@ -153,7 +173,7 @@ class Protocol:
         Raises:
             ValueError: See :meth:`prepare`; also when an axis is shorter than SSIM's 11 taps.
         """
-        d = self.prepare(pred, ref)
+        d = self.prepare(pred, ref, mask)
         return {
             "psnr": psnr(d.pred, d.ref, data_range=d.data_range, mask=d.mask),
             "ssim": ssim(d.pred, d.ref, data_range=d.data_range, mask=d.mask),
@@ -185,14 +205,16 @@ class TissueHUProtocol(Protocol):
     smooth: float = 1.0
     min_voxels: int = 20
 
-    def evaluate(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    def evaluate(
+        self, pred: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = None
+    ) -> dict[str, float]:
         """``{c}_ref`` / ``{c}_shift`` per class and ``contrast_ref`` / ``contrast_change``
         (fat-muscle), all in HU; see :func:`~medsr.metrics.tissue.tissue_hu_shift`.
 
         Raises:
             ValueError: See :meth:`Protocol.prepare`; also when no class is found.
         """
-        d = self.prepare(pred, ref)
+        d = self.prepare(pred, ref, mask)
         return tissue_hu_shift(
             d.pred,
             d.ref,
@@ -227,7 +249,9 @@ class TissueDiceProtocol(Protocol):
     iterations: int = DEFAULT_ITERATIONS
     bins: int = DEFAULT_BINS
 
-    def evaluate(self, pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
+    def evaluate(
+        self, pred: np.ndarray, ref: np.ndarray, mask: np.ndarray | None = None
+    ) -> dict[str, float]:
         """``dice_{c}`` per class (``dice_csf``, ``dice_gm``, ``dice_wm``) and ``dice_mean``;
         see :func:`~medsr.metrics.tissue_dice.tissue_dice`.
 
@@ -235,7 +259,7 @@ class TissueDiceProtocol(Protocol):
             ValueError: See :meth:`Protocol.prepare`; also when the reference has fewer
                 distinct intensities inside the mask than classes.
         """
-        d = self.prepare(pred, ref)
+        d = self.prepare(pred, ref, mask)
         mask = d.mask if d.mask is not None else np.ones(d.ref.shape, dtype=bool)
         return tissue_dice(
             d.pred,
