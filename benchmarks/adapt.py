@@ -36,8 +36,8 @@ MAX_SHAPE = (160, 256, 256)
 def _head_crop(vol: Any) -> Any:
     """Centre the crop on the head (voxels above 10 % of the 99.5th percentile), at most MAX_SHAPE."""
     from medsr.data import Volume
-    from medsr.data.geometry import crop_affine
     from medsr.demo_cases import crop_to_multiple
+    from medsr.geometry import crop_affine
 
     a = vol.array[0]
     fg = np.argwhere(a > 0.1 * np.percentile(a[a > 0], 99.5))

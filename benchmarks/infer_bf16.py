@@ -30,13 +30,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from medsr.artifact.spec import ModelSpec
 from medsr.data import catalogue
 from medsr.data.intensity import IntensityNorm
-from medsr.data.volume import Volume
 from medsr.degrade.kspace import truncate_kspace
 from medsr.infer import Predictor
-from medsr.infer.spec import ModelSpec
 from medsr.models.generators import GENERATORS
+from medsr.volume import Volume
 
 KW: dict[str, Any] = {}  # the paper's mDCSRN: growth 16, 4 blocks x 4 units
 

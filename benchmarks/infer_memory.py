@@ -56,11 +56,11 @@ def child(name: str, engine: str, size: int, window: int) -> dict[str, Any]:
     import numpy as np
     import torch
 
+    from medsr.artifact.spec import ModelSpec
     from medsr.data.intensity import IntensityNorm
-    from medsr.data.volume import Volume
     from medsr.infer import Predictor
-    from medsr.infer.spec import ModelSpec
     from medsr.models.generators import GENERATORS
+    from medsr.volume import Volume
 
     sc = SCENARIOS[name]
     torch.manual_seed(0)

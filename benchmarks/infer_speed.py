@@ -47,9 +47,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from medsr.artifact.spec import ModelSpec
 from medsr.data.intensity import IntensityNorm
 from medsr.infer import Predictor, exact_halo, sliding_window_inference
-from medsr.infer.spec import ModelSpec
 from medsr.models.analysis import flops_per_output_voxel
 from medsr.models.generators import GENERATORS
 

@@ -154,9 +154,9 @@ def _tiny_3d(path: Path) -> None:
     """A tiny mDCSRN checkpoint (same code path as the bundled one, small activations)."""
     import torch
 
+    from medsr.artifact.checkpoint import Checkpoint, save_checkpoint
     from medsr.data.intensity import IntensityNorm
     from medsr.models.generators import GENERATORS
-    from medsr.train.checkpoint import Checkpoint, save_checkpoint
 
     torch.manual_seed(0)
     kw = {"growth": 2, "num_blocks": 1, "num_units": 1}

@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     work = args.keep or Path(tempfile.mkdtemp(prefix="medsr-quality-"))
     t0 = time.perf_counter()
     result: dict[str, Any] = {"threads": torch.get_num_threads(), "models": {}}
-    from medsr.zoo import BUNDLED, available
+    from medsr.artifact.zoo import BUNDLED, available
 
     mri_models = [  # both stages of each; benchmarks/systems.py measures the demo=False models
         n for n in available() if BUNDLED[n].modality == "MR" and BUNDLED[n].demo

@@ -56,9 +56,9 @@ def resampled(vol: Any, config: dict[str, Any], factor: tuple[int, ...]) -> Any:
     """``vol`` resampled as the recipe resamples (``data.resize``), then cropped to a multiple of
     the scale (a mask follows its scan this way)."""
     from medsr.data.datasets import resize_slices
-    from medsr.data.geometry import affine_from_spacing
-    from medsr.data.volume import Volume
     from medsr.demo_cases import crop_to_multiple
+    from medsr.geometry import affine_from_spacing
+    from medsr.volume import Volume
 
     resize = config["data"].get("resize")
     if resize:
@@ -78,12 +78,12 @@ def resampled(vol: Any, config: dict[str, Any], factor: tuple[int, ...]) -> Any:
 
 def run_model_cases(model: str, say: Any = print) -> dict[str, Any]:
     """Every held-out case of one model (and its PSNR partner): metrics summarised per protocol."""
+    from medsr.artifact.checkpoint import load_checkpoint
+    from medsr.artifact.zoo import BUNDLED, bundled_path
     from medsr.baselines import run_baseline
     from medsr.degrade.recorded import kinds_of_stages
     from medsr.metrics.aggregate import summarize
     from medsr.metrics.pairs import evaluate_volumes
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import BUNDLED, bundled_path
 
     entry = BUNDLED[model]
     config = load_checkpoint(bundled_path(model)).config or {}
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import torch
 
-    from medsr.zoo import BUNDLED, available
+    from medsr.artifact.zoo import BUNDLED, available
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -64,8 +64,8 @@ def robex_mask(scan: str, cache: Path = MASK_DIR) -> Any:
 
 def case_key(model: str) -> str:
     """Models whose inputs are the same share a case."""
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import BUNDLED, bundled_path
+    from medsr.artifact.checkpoint import load_checkpoint
+    from medsr.artifact.zoo import BUNDLED, bundled_path
 
     entry = BUNDLED[model]
     if entry.demo:
@@ -82,12 +82,12 @@ def make_case(model: str, ref: Any, mask: Any) -> dict[str, Any]:
     from adapt import case_inputs
     from systems import UPSAMPLERS, degraded, predictor, resampled
 
+    from medsr.artifact.checkpoint import load_checkpoint
+    from medsr.artifact.zoo import BUNDLED, bundled_path
     from medsr.baselines import run_baseline
     from medsr.degrade.recorded import kinds_of_stages
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import BUNDLED, bundled_path
 
     entry = BUNDLED[model]
     if entry.demo:
@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import torch
 
+    from medsr.artifact.zoo import BUNDLED, available
     from medsr.data import catalogue
-    from medsr.zoo import BUNDLED, available
 
     if args.threads:
         torch.set_num_threads(args.threads)

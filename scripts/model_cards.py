@@ -96,7 +96,7 @@ def training_block(card: dict[str, Any]) -> list[str]:
 def quality_block(name: str, quality: dict[str, Any]) -> list[str]:
     res = quality.get("models", {}).get(name)
     if not res:  # a PSNR stage is measured in its GAN model's cases (its rows are there)
-        from medsr.zoo import BUNDLED
+        from medsr.artifact.zoo import BUNDLED
 
         gan = [m.name for m in BUNDLED.values() if m.psnr_model == name]
         res = quality.get("models", {}).get(gan[0]) if gan else None
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", type=Path, default=ROOT / "benchmarks/results/demo_time.json")
     parser.add_argument("--systems", type=Path, default=ROOT / "benchmarks/results/systems.json")
     args = parser.parse_args(argv)
-    from medsr.zoo import BUNDLED, read_card
+    from medsr.artifact.zoo import BUNDLED, read_card
 
     quality = json.loads(args.quality.read_text()) if args.quality.is_file() else {}
     if args.systems.is_file():  # the demo=False models, measured by benchmarks/systems.py

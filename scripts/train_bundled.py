@@ -6,7 +6,7 @@
 Training runs ``medsr train configs/bundled/<recipe>.yaml --out runs/bundled/<recipe>`` in this
 process; the model's shipped checkpoint (the best validation step on a training-side subject for the
 content-loss models, the last step for the GAN stages) is written as float16 weights with a JSON
-training record next to it (:func:`medsr.zoo.bundle_run`).
+training record next to it (:func:`medsr.artifact.zoo.bundle_run`).
 The shipped models were made this way on CPU; docs/models/<name>.md gives each one's budget.
 """
 
@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str] | None = None) -> int:
+    from medsr.artifact.zoo import BUNDLED, bundle_run
     from medsr.demo import cpu_name
-    from medsr.zoo import BUNDLED, bundle_run
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("name", choices=sorted(BUNDLED))

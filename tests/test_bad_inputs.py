@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import Checkpoint, save_checkpoint
 from medsr.cli.main import main
 from medsr.data.intensity import IntensityNorm
-from medsr.train.checkpoint import Checkpoint, save_checkpoint
 from tests.infer._models import MDCSRN_KW, SRRESNET2D_KW, checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

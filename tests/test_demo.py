@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from medsr.artifact.zoo import bundled_path
 from medsr.cli.main import main
 from medsr.data import Volume
 from medsr.demo import CasePlan, _file_name, case_split, plan_cases, run_demo
@@ -16,7 +17,6 @@ from medsr.demo_cases import crop_to_multiple
 from medsr.errors import ConfigError
 from medsr.io import read_volume
 from medsr.metrics.aggregate import read_json
-from medsr.zoo import bundled_path
 
 
 def test_crop_to_multiple_keeps_world_positions() -> None:

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint, save_checkpoint
+from medsr.artifact.zoo import BUNDLED, bundled_path
 from medsr.data import Volume
 from medsr.degrade.volumes import downsample_volume, truncate_kspace_volume
 from medsr.demo_cases import crop_to_multiple, make_predictor
@@ -24,8 +26,6 @@ from medsr.demo_curve import (
     gan_weight_curve,
 )
 from medsr.metrics.protocols import get_protocol
-from medsr.train.checkpoint import load_checkpoint, save_checkpoint
-from medsr.zoo import BUNDLED, bundled_path
 
 
 def install_fake_partners(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from medsr.data import Volume
-from medsr.data.geometry import (
+from medsr.geometry import (
     affine_from_spacing,
     crop_affine,
     fov_corners,

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError, InputError
+from medsr.volume import Volume
 
 #: Label values written by :func:`augment_scans` (T1 contrast).
 LABELS: dict[str, int] = {"background": 0, "csf": 1, "gm": 2, "wm": 3}

@@ -35,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 
-from medsr.data.volume import Volume
 from medsr.demo_cases import (
     Progress,
     load_reference,
@@ -44,6 +43,7 @@ from medsr.demo_cases import (
     run_sr2d,
     run_sr3d,
 )
+from medsr.volume import Volume
 
 DEFAULT_SCAN = "mni152_2009a"
 #: CT patients of pydicom-data that ``dfgan-ct-qd`` never saw (its validation scans).
@@ -113,9 +113,9 @@ def plan_cases(
             runs in the GAN model's cases (:attr:`CasePlan.psnr_model`) instead of cases of its
             own; ``benchmarks/quality.py`` asks for every model.
     """
+    from medsr.artifact.zoo import BUNDLED, available
     from medsr.data import catalogue
     from medsr.errors import ConfigError, MissingDependencyError
-    from medsr.zoo import BUNDLED, available
 
     installed = set(available())
     if models is not None:
@@ -184,8 +184,8 @@ def plan_cases(
 
 def _trained_on(model: str) -> set[str]:
     """Catalogue scans of a bundled model's training set (from its checkpoint's config)."""
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import bundled_path
+    from medsr.artifact.checkpoint import load_checkpoint
+    from medsr.artifact.zoo import bundled_path
 
     cfg = load_checkpoint(bundled_path(model)).config
     data = cfg.get("data", {}) if isinstance(cfg, dict) else {}
@@ -250,12 +250,12 @@ def run_demo(
     Raises:
         MissingDependencyError: If the default scan's package is not installed.
     """
+    from medsr.artifact.zoo import read_card
     from medsr.demo_curve import CURVE_FILE, curve_partner, gan_weight_curve
     from medsr.io import write_volume
     from medsr.io.atomic import write_text_atomic
     from medsr.metrics import evaluate_volumes, format_table
     from medsr.metrics.aggregate import cases_to_csv, write_json
-    from medsr.zoo import read_card
 
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()

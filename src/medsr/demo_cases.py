@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medsr.data.geometry import crop_affine
-from medsr.data.volume import Volume
+from medsr.geometry import crop_affine
+from medsr.volume import Volume
 
 if TYPE_CHECKING:
     from medsr.demo import CasePlan
@@ -94,8 +94,8 @@ def run_sr3d(
     case: CasePlan, ref: Volume, say: Progress, precision: str
 ) -> tuple[dict[str, Volume], dict]:
     from medsr.baselines import run_baseline
+    from medsr.degrade.kspace_consistency import apply_data_consistency
     from medsr.degrade.volumes import truncate_kspace_volume
-    from medsr.infer.consistency import apply_data_consistency
 
     f = KSPACE_FACTOR
     zero_filled = truncate_kspace_volume(ref, factor=f, keep_shape=True)

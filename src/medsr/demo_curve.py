@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from medsr.data.geometry import crop_affine
-from medsr.data.volume import Volume
+from medsr.geometry import crop_affine
+from medsr.volume import Volume
 
 #: The blend weights of the curve: 0 is the PSNR model, 1 the GAN model as trained.
 GAN_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
@@ -42,7 +42,7 @@ CURVE_FILE = "gan_weight_curve.json"
 
 def curve_partner(model: str) -> str:
     """The installed PSNR partner of a bundled GAN model (``""`` if none is named or installed)."""
-    from medsr.zoo import BUNDLED, available
+    from medsr.artifact.zoo import BUNDLED, available
 
     entry = BUNDLED.get(model)
     if entry is None or entry.stage != "gan" or not entry.psnr_model:
@@ -200,8 +200,8 @@ def gan_weight_curve(
         InputError: If the PSNR partner is missing or does not match (see ``load_engine``).
         ValueError: Without protocols, or with a weight outside [0, 1].
     """
+    from medsr.artifact.zoo import BUNDLED
     from medsr.demo_cases import make_predictor
-    from medsr.zoo import BUNDLED
 
     if not protocols:
         raise ValueError("gan_weight_curve needs at least one protocol (the primary one first)")

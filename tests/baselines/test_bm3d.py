@@ -12,8 +12,8 @@ import pytest
 from medsr.baselines import run_baseline
 from medsr.baselines.bm3d_ct import BM3D_WINDOW_HU, bm3d_ct
 from medsr.baselines.noise import estimate_ct_noise_sigma
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError, MissingDependencyError
+from medsr.volume import Volume
 
 from .test_noise import _noise
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from medsr.cli.main import main
-from medsr.data.geometry import fov_corners
+from medsr.geometry import fov_corners
 
 nib = pytest.importorskip("nibabel")
 

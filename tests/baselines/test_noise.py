@@ -92,8 +92,8 @@ def test_bad_arguments() -> None:
 
 def test_real_ct_slice_with_simulated_quarter_dose() -> None:
     from medsr.data import catalogue
-    from medsr.data.volume import Volume
     from medsr.degrade.volumes import lowdose_ct_volume
+    from medsr.volume import Volume
 
     if not catalogue.is_installed("pydicom_ct_j2k"):
         pytest.skip("pip install pydicom pydicom-data pylibjpeg pylibjpeg-openjpeg")

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from medsr.baselines import BASELINES, run_baseline
-from medsr.data.geometry import fov_corners
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError
+from medsr.geometry import fov_corners
+from medsr.volume import Volume
 
 
 def _volume(shape: tuple[int, int, int] = (4, 6, 5)) -> Volume:

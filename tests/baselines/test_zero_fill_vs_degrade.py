@@ -17,9 +17,9 @@ import pytest
 
 from medsr.baselines.zero_fill import zero_fill_upsample
 from medsr.cli.main import main
-from medsr.data.volume import Volume
 from medsr.degrade.kspace import truncate_kspace
 from medsr.io import read_volume, write_volume
+from medsr.volume import Volume
 
 FACTOR = (1, 2, 2)
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from medsr.cli.main import main
-from medsr.data.geometry import fov_corners
-from medsr.data.volume import Volume
+from medsr.geometry import fov_corners
 from medsr.io import read_volume, write_volume
+from medsr.volume import Volume
 
 
 def _canonical(arr: np.ndarray, spacing: tuple[float, float, float], **kw) -> Volume:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from medsr.cli.main import main
-from medsr.data.volume import Volume
 from medsr.degrade import DegradationPipeline
 from medsr.degrade.recorded import kinds_of_stages
 from medsr.errors import ConfigError
 from medsr.io import read_volume, write_volume
+from medsr.volume import Volume
 
 
 def _canonical(arr: np.ndarray, spacing: tuple[float, float, float], **kw) -> Volume:
@@ -24,8 +24,8 @@ def _canonical(arr: np.ndarray, spacing: tuple[float, float, float], **kw) -> Vo
 
 
 def _recorded(model: str) -> dict:
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import bundled_path
+    from medsr.artifact.checkpoint import load_checkpoint
+    from medsr.artifact.zoo import bundled_path
 
     return load_checkpoint(bundled_path(model)).config["data"]["degradation"]
 

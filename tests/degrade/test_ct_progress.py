@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from medsr.cli.main import main
-from medsr.data.volume import Volume
 from medsr.degrade import ct
 from medsr.degrade.ct import simulate_low_dose_ct, slice_progress
 from medsr.io import read_volume, write_volume
+from medsr.volume import Volume
 
 _CT_FLAGS = ["--kind", "lowdose-ct", "--i0", "1e4", "--views", "20"]
 

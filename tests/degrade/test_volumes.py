@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medsr.data.geometry import fov_corners
-from medsr.data.volume import Volume
 from medsr.degrade import degrade_volume
 from medsr.degrade.apply import VOLUME_KINDS, kind_parameters
 from medsr.degrade.volumes import (
@@ -18,6 +16,8 @@ from medsr.degrade.volumes import (
     truncate_kspace_volume,
 )
 from medsr.errors import ConfigError
+from medsr.geometry import fov_corners
+from medsr.volume import Volume
 
 
 def _volume(shape=(9, 20, 21), spacing=(1.5, 1.0, 0.8), unit="a.u.", modality="MR") -> Volume:

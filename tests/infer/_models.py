@@ -9,10 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from medsr.artifact.checkpoint import Checkpoint, save_checkpoint
+from medsr.artifact.spec import ModelSpec
 from medsr.data.intensity import IntensityNorm
-from medsr.infer.spec import ModelSpec
 from medsr.models.generators import GENERATORS
-from medsr.train.checkpoint import Checkpoint, save_checkpoint
 
 MDCSRN_KW: dict[str, Any] = {"growth": 4, "num_blocks": 2, "num_units": 2}
 SRRESNET2D_KW: dict[str, Any] = {"spatial_dims": 2, "scale": 2, "features": 8, "num_blocks": 2}

@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.cli.main import main
 from medsr.data.intensity import IntensityNorm
-from medsr.data.volume import Volume
 from medsr.degrade.kspace import kspace_keep_count, truncate_kspace
 from medsr.degrade.resample import downsample_bicubic
 from medsr.infer.adapt import DEFAULT_LR, AdaptOptions, adapt_model, adapted_predictor
 from medsr.infer.adapt_pairs import kspace_pair, make_pairs
 from medsr.infer.engines import load_engine
-from medsr.train.checkpoint import load_checkpoint
+from medsr.volume import Volume
 
 from ._models import MDCSRN_KW, SRRESNET2D_KW, checkpoint, rand
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from medsr.cli.main import main
-from medsr.data.geometry import fov_corners
 from medsr.data.intensity import IntensityNorm
 from medsr.degrade.kspace import truncate_kspace
+from medsr.geometry import fov_corners
 from medsr.io import read_volume
 from tests.io.dicom_factory import write_series
 
@@ -263,7 +263,7 @@ def test_a_run_already_writing_the_output_is_refused_before_work(
 def test_checkpoint_with_nan_weights_is_refused_at_load(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], ckpts: dict[str, Path]
 ) -> None:
-    from medsr.train.checkpoint import load_checkpoint, save_checkpoint
+    from medsr.artifact.checkpoint import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(ckpts["mr2d"])
     name = next(k for k, v in ckpt.state_dict.items() if v.is_floating_point())
@@ -282,7 +282,7 @@ def test_checkpoint_with_nan_weights_is_refused_at_load(
 def test_non_finite_output_is_refused_before_writing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], ckpts: dict[str, Path]
 ) -> None:
-    from medsr.train.checkpoint import load_checkpoint, save_checkpoint
+    from medsr.artifact.checkpoint import load_checkpoint, save_checkpoint
 
     ckpt = load_checkpoint(ckpts["mr2d"])
     ckpt.state_dict = {  # finite weights whose activations overflow float32

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch.nn.functional as F
 
-from medsr.data.geometry import fov_corners
-from medsr.data.volume import Volume
+from medsr.geometry import fov_corners
 from medsr.infer.enhance import EnhanceOptions, enhance_files
 from medsr.infer.predictor import Predictor
+from medsr.volume import Volume
 
 from ._models import SRRESNET3D_KW, checkpoint, rand, spec
 

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from medsr.cli.main import main
-from medsr.data.volume import Volume
 from medsr.infer.sliding_window import sliding_window_inference, window_progress
 from medsr.io import read_volume, write_volume
+from medsr.volume import Volume
 
 from ._models import SRRESNET2D_KW, checkpoint
 

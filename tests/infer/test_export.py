@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.cli.main import main
-from medsr.train.checkpoint import load_checkpoint
 
 from ._models import MDCSRN_KW, SRRESNET2D_KW, checkpoint, rand
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint, save_checkpoint
 from medsr.cli.main import main
 from medsr.errors import ConfigError, InputError
 from medsr.infer.engines import load_engine
 from medsr.infer.interpolate import interpolate_state
-from medsr.train.checkpoint import load_checkpoint, save_checkpoint
 
 from ._models import MDCSRN_KW, checkpoint, rand
 

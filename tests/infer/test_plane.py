@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from medsr.cli.main import main
-from medsr.data.volume import Volume
-from medsr.infer.dicom_out import series_description, write_dicom_series
 from medsr.infer.plane import acquired_plane, chosen_plane
 from medsr.io import read_volume
+from medsr.io.dicom_write import series_description, write_dicom_series
+from medsr.volume import Volume
 from tests.io.dicom_factory import write_series
 
 AXIAL = (1, 0, 0, 0, 1, 0)

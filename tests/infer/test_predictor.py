@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from medsr.data.intensity import IntensityNorm, hu_to_unit, unit_to_hu
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.infer.halo import exact_halo
 from medsr.infer.predictor import ModalityWarning, Predictor
+from medsr.volume import Volume
 
 from ._models import MDCSRN_KW, SRRESNET2D_KW, build, rand, spec
 
@@ -145,8 +145,8 @@ def test_bf16_close_to_fp32(mdcsrn, modality: str) -> None:  # type: ignore[no-u
 def test_hu_outside_the_model_window_passes_through() -> None:
     """Outside-FOV padding (-3024 HU) and metal above the window keep their input values; the
     network sees the window's edge instead (clipped), so padding does not leak into the body."""
+    from medsr.artifact.spec import ModelSpec
     from medsr.data.intensity import IntensityNorm
-    from medsr.infer.spec import ModelSpec
 
     seen: list[float] = []
 

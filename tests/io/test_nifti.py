@@ -8,7 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from medsr.data.geometry import fov_corners
+from medsr.geometry import fov_corners
 from medsr.io import read_volume, write_volume
 
 

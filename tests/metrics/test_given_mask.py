@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from medsr.cli.main import main
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.metrics import evaluate_volumes, get_protocol
+from medsr.volume import Volume
 
 
 def _head() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from medsr.config import load_config
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError
 from medsr.metrics import evaluate_volumes, get_protocol
 from medsr.metrics.tissue import tissue_hu_shift, tissue_masks
+from medsr.volume import Volume
 
 TINY_DFGAN = Path(__file__).resolve().parents[2] / "configs" / "tiny" / "dfgan.yaml"
 FAT, MUSCLE, BONE = -100.0, 50.0, 700.0

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from medsr.cli.main import main
-from medsr.data.volume import Volume
 from medsr.metrics import evaluate_volumes, format_table, get_protocol
 from medsr.metrics.masks import foreground_mask
 from medsr.metrics.protocols import TissueDiceProtocol
@@ -23,6 +22,7 @@ from medsr.metrics.tissue_dice import (
     tissue_dice,
 )
 from medsr.report.tables import format_value, higher_is_better, metric_header
+from medsr.volume import Volume
 
 CSF, GM, WM = 0.3, 0.6, 0.9
 KEYS = {"dice_csf", "dice_gm", "dice_wm", "dice_mean"}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from medsr.data.volume import Volume
 from medsr.io import write_volume
 from medsr.metrics.aggregate import CaseResult, write_json
+from medsr.volume import Volume
 
 #: The metric values of the demo fixture, per (case, method, protocol); used to check tables.
 METRICS: dict[tuple[str, str, str], dict[str, float]] = {}

@@ -54,8 +54,8 @@ def _missing_volume(src: Path) -> Path:
 
 
 def _volume_on_another_grid(src: Path) -> Path:
-    from medsr.data.volume import Volume
     from medsr.io import write_volume
+    from medsr.volume import Volume
 
     path = src / "cases" / "mr3d" / "mdcsrn-t1-k2.nii.gz"
     path.unlink()

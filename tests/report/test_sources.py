@@ -62,8 +62,8 @@ def test_running_training_log_with_a_partial_line(tmp_path: Path) -> None:
 
 def test_real_training_logs_render(tmp_path: Path) -> None:
     """The training logs shipped with the bundled models (thinned) render as curves."""
+    from medsr.artifact.zoo import available, read_card
     from medsr.report.training import training_blocks
-    from medsr.zoo import available, read_card
 
     names = available()
     assert names, "no bundled model is installed"

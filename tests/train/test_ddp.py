@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.config import load_config
 from medsr.train import train_from_config
-from medsr.train.checkpoint import load_checkpoint
 from medsr.train.rundir import checkpoints
 
 from .conftest import TINY

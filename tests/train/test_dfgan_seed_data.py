@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.config import load_config
 from medsr.errors import ConfigError
 from medsr.train import train_from_config
 from medsr.train.build import build_networks
-from medsr.train.checkpoint import load_checkpoint
 from medsr.train.data import build_dataset, build_val_cases, resolve_sources
 
 from .conftest import TINY

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.config import load_config
 from medsr.config.schema import GuardConfig
 from medsr.errors import ConfigError
 from medsr.train import train_from_config
-from medsr.train.checkpoint import load_checkpoint
 from medsr.train.guard import DivergenceGuard, TrainingDiverged
 from medsr.train.trainer import Trainer
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.config import load_config
 from medsr.data import catalogue
 from medsr.train import train_from_config
 from medsr.train.build import build_networks
-from medsr.train.checkpoint import load_checkpoint
 
 from .conftest import TINY
 

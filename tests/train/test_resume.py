@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.cli.main import main
 from medsr.config import load_config
 from medsr.train import train_from_config
-from medsr.train.checkpoint import load_checkpoint
 from medsr.train.rundir import checkpoints
 
 from .conftest import TINY

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.config import load_config
 from medsr.data import catalogue
 from medsr.errors import ConfigError
 from medsr.train import train_from_config
 from medsr.train.build import build_networks, build_optimizer
-from medsr.train.checkpoint import load_checkpoint
 
 from .conftest import TINY
 

@@ -1,6 +1,6 @@
 """Nearest, linear and cubic interpolation by integer per-axis factors, 2D and 3D.
 
-Geometry follows :mod:`medsr.data.geometry`: voxel centres sit at integer indices and the
+Geometry follows :mod:`medsr.geometry`: voxel centres sit at integer indices and the
 field of view is kept, so new index ``j`` samples old position ``x = (j + 0.5) / s - 0.5``
 (``align_corners=False`` semantics). Taps outside the image repeat the edge voxel (replicate /
 'nearest' padding), so near the edges linear interpolation equals torch's

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from medsr.conventions import Scale, normalize_scale
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError, InputError
+from medsr.volume import Volume
 
 
 def volume_scale(volume: Volume, scale: Scale) -> tuple[int, int, int]:

@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from medsr.zoo import BUNDLED, available, read_card, weights_dir
+    from medsr.artifact.zoo import BUNDLED, available, read_card, weights_dir
 
     installed = set(available())
     rows = []

@@ -1,5 +1,5 @@
 """Data model (:class:`Volume`), geometry helpers, datasets and the catalogue of package-shipped scans."""
 
-from medsr.data.volume import Volume
+from medsr.volume import Volume
 
 __all__ = ["Volume"]

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 from medsr.data import sources
-from medsr.data.volume import Volume
 from medsr.errors import MissingDependencyError
+from medsr.volume import Volume
 
 Role = Literal["train", "test", "measure"]
 Reader = Literal["nifti", "inv3", "dicom", "dicom_series", "dicom_zip", "npy", "image"]
@@ -382,7 +382,7 @@ def install(names: Sequence[str]) -> list[sources.Installed]:
 
 def _read(entry: Entry, path: Path) -> Volume:
     if entry.reader == "inv3":
-        from medsr.data.inv3 import read_inv3
+        from medsr.io.inv3 import read_inv3
 
         return read_inv3(path)
     if entry.reader == "dicom_zip":

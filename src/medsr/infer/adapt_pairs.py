@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from medsr.data.volume import Volume
+from medsr.artifact.spec import ModelSpec
 from medsr.errors import ConfigError, InputError
-from medsr.infer.spec import ModelSpec
+from medsr.volume import Volume
 
 #: Fewest coarse-grid samples a truncated axis may have for a useful k-space pair.
 MIN_COARSE = 8

@@ -1,7 +1,7 @@
 """Engines that run a model for :class:`~medsr.infer.predictor.Predictor`.
 
 * ``torch``: a medsr checkpoint (loaded with ``weights_only=True``; see
-  :mod:`medsr.train.checkpoint`).
+  :mod:`medsr.artifact.checkpoint`).
 * ``onnxruntime``: an ONNX file written by ``medsr export`` together with its JSON sidecar
   (``model.onnx.json``), which carries the checkpoint's metadata (modality, scale, intensity
   normalisation, receptive-field halo).
@@ -18,8 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from medsr.artifact.spec import ModelSpec, kspace_factor_from_config, sha256_file
 from medsr.errors import ConfigError, InputError, MissingDependencyError
-from medsr.infer.spec import ModelSpec, kspace_factor_from_config, sha256_file
 
 Engine = Literal["torch", "onnxruntime"]
 ENGINES: tuple[str, ...] = ("torch", "onnxruntime")
@@ -42,7 +42,7 @@ def load_engine(
     """Load a model for inference.
 
     Args:
-        path: A medsr checkpoint or bundled model name (``torch``; see :mod:`medsr.zoo`) or an
+        path: A medsr checkpoint or bundled model name (``torch``; see :mod:`medsr.artifact.zoo`) or an
             exported ``.onnx`` file (``onnxruntime``).
         engine: ``torch`` or ``onnxruntime``.
         device: ``cpu`` / ``cuda[:i]``; ONNX Runtime uses its CUDA provider when asked and present.
@@ -63,7 +63,7 @@ def load_engine(
     if engine == "onnxruntime":
         if gan_weight is not None:
             raise ConfigError("--gan-weight blends checkpoint weights; use the torch engine")
-        from medsr.zoo import resolve_model
+        from medsr.artifact.zoo import resolve_model
 
         return _load_onnx(resolve_model(path), device)
     raise ConfigError(f"unknown engine {engine!r}; use one of {ENGINES}")
@@ -75,7 +75,7 @@ def load_torch_checkpoint(
     """Load a medsr checkpoint for the torch engine, keeping the checkpoint object.
 
     What :func:`load_engine` does for ``engine="torch"``, also returning the
-    :class:`~medsr.train.checkpoint.Checkpoint` (with the blended weights when ``gan_weight`` is
+    :class:`~medsr.artifact.checkpoint.Checkpoint` (with the blended weights when ``gan_weight`` is
     given) for callers that write a derived checkpoint (``medsr enhance --save-adapted``).
 
     Args:
@@ -90,8 +90,8 @@ def load_torch_checkpoint(
         InputError: Missing file, not a medsr checkpoint, executable pickle content, or a
             checkpoint that does not build its model.
     """
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import resolve_model
+    from medsr.artifact.checkpoint import load_checkpoint
+    from medsr.artifact.zoo import resolve_model
 
     p = resolve_model(path)
     ckpt = load_checkpoint(p)
@@ -118,8 +118,8 @@ def load_torch_checkpoint(
 def _interpolate(ckpt: Any, ref: str | os.PathLike[str], weight: float) -> str:
     """Blend ``ckpt``'s generator with its PSNR partner in place (see ``load_engine``); returns
     the partner's file name and hash prefix."""
+    from medsr.artifact.checkpoint import load_checkpoint
     from medsr.infer.interpolate import interpolate_state, psnr_partner
-    from medsr.train.checkpoint import load_checkpoint
 
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"--gan-weight must be in [0, 1], got {weight}")

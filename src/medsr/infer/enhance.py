@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError, MedsrError
 from medsr.infer.jobs import Job, plan
 from medsr.io.sidecar import input_geometry, output_geometry
+from medsr.volume import Volume
 
 
 @dataclass
@@ -171,7 +171,7 @@ def _input_digest(path: Path) -> str:
     """sha256 of an input file; for a folder (DICOM series), of its files' names and digests."""
     import hashlib
 
-    from medsr.infer.spec import sha256_file
+    from medsr.artifact.spec import sha256_file
 
     if path.is_file():
         return sha256_file(path)
@@ -192,9 +192,9 @@ def _save_adapted(
     """Write the adapted weights as a medsr checkpoint with their provenance."""
     from dataclasses import replace
 
-    from medsr.infer.spec import sha256_file
-    from medsr.train.checkpoint import save_checkpoint
-    from medsr.zoo import resolve_model
+    from medsr.artifact.checkpoint import save_checkpoint
+    from medsr.artifact.spec import sha256_file
+    from medsr.artifact.zoo import resolve_model
 
     src = resolve_model(model)
     provenance = {
@@ -263,7 +263,7 @@ def _enhance_jobs(
     """The work of :func:`enhance_files` once its outputs are claimed."""
     import torch
 
-    from medsr.infer.consistency import apply_data_consistency, measured_band
+    from medsr.degrade.kspace_consistency import apply_data_consistency, measured_band
     from medsr.infer.engines import load_engine
     from medsr.infer.plane import chosen_plane
     from medsr.infer.predictor import ModalityWarning, Predictor
@@ -391,7 +391,7 @@ def _enhance_jobs(
         record["seconds"] = round(time.perf_counter() - t0, 3)
         with contextlib.ExitStack() as stack:
             if opt.dicom_out:
-                from medsr.infer.dicom_out import write_dicom_series
+                from medsr.io.dicom_write import write_dicom_series
 
                 tmp = stack.enter_context(atomic_dir(job.output, overwrite=opt.overwrite))
                 tside = stack.enter_context(atomic_path(job.sidecar, overwrite=opt.overwrite))

@@ -4,7 +4,7 @@ A GAN-stage generator fine-tuned from a content-loss (PSNR) generator shares its
 their weights can be blended: ``theta = (1 - a) * theta_psnr + a * theta_gan``. ``a = 0`` gives the
 PSNR model (smooth, highest PSNR), ``a = 1`` the GAN model (sharper texture); values in between
 trade one for the other without retraining. The PSNR partner of a GAN model is the bundled model
-it names (:attr:`medsr.zoo.BundledModel.psnr_model`) or the checkpoint its recipe started from
+it names (:attr:`medsr.artifact.zoo.BundledModel.psnr_model`) or the checkpoint its recipe started from
 (``train.init_generator``).
 """
 
@@ -29,7 +29,7 @@ def psnr_partner(model_ref: str | os.PathLike[str], config: dict[str, Any]) -> P
     Raises:
         InputError: When the model names no partner, or the partner is not installed.
     """
-    from medsr.zoo import BUNDLED, is_bundled_name, resolve_model
+    from medsr.artifact.zoo import BUNDLED, is_bundled_name, resolve_model
 
     ref = str(model_ref)
     partner = ""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medsr.data.volume import Volume
+from medsr.volume import Volume
 
 PLANES: dict[int, str] = {0: "axial", 1: "coronal", 2: "sagittal"}
 _AXIS_NAMES = ("D", "H", "W")

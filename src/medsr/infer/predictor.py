@@ -2,7 +2,7 @@
 
 :class:`Predictor` takes any engine's network (a :class:`torch.nn.Module`, or a callable mapping a
 CPU tensor batch to a tensor batch, such as an ONNX Runtime session wrapper) and a
-:class:`~medsr.infer.spec.ModelSpec`. It
+:class:`~medsr.artifact.spec.ModelSpec`. It
 
 1. checks the input (a 3D model on a 2D image is refused; a modality that differs from the
    model's is refused, or only warned about with ``force=True``);
@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from medsr.artifact.spec import ModelSpec
 from medsr.data.intensity import IntensityNorm
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError, InputError
 from medsr.infer.sliding_window import Blend, sliding_window_inference
-from medsr.infer.spec import ModelSpec
+from medsr.volume import Volume
 
 Net = Callable[[torch.Tensor], torch.Tensor]
 
@@ -197,7 +197,7 @@ class Predictor:
     def from_checkpoint(
         cls, ckpt: Any, *, source: dict[str, Any] | None = None, **options: Any
     ) -> Predictor:
-        """Build the generator of a :class:`~medsr.train.checkpoint.Checkpoint` and wrap it."""
+        """Build the generator of a :class:`~medsr.artifact.checkpoint.Checkpoint` and wrap it."""
         return cls(
             ckpt.build_model(), spec=ModelSpec.from_checkpoint(ckpt, source=source), **options
         )

@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 
 from medsr.conventions import MU_WATER_PER_MM, UNIT_ARBITRARY, UNIT_HU
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import check_file, check_finite, check_size
+from medsr.volume import Volume
 
 PAIRED_KEYS = ("f_nd", "f_qd")
 

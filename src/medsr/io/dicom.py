@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from medsr.conventions import UNIT_ARBITRARY, UNIT_HU
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import canonical_dhw, check_file, check_finite, check_size
 from medsr.io.dicom_gaps import check_instances, check_slice_tolerance, check_spacing, instance
+from medsr.volume import Volume
 
 _XR = {"CR", "DX", "RG", "XA", "RF", "MG", "PX", "IO", "DF"}
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])

@@ -6,10 +6,10 @@ import io
 import os
 import zipfile
 
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import check_file
 from medsr.io.dicom import _dcmread, assemble_series, image_datasets
+from medsr.volume import Volume
 
 
 def read_dicom_zip(

@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from medsr.conventions import MODALITIES
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io.atomic import atomic_path
+from medsr.volume import Volume
 
 #: Extensions :func:`read_volume` understands (a folder is read as a DICOM series).
 READ_FORMATS: dict[str, str] = {
@@ -108,7 +108,7 @@ def read_volume(
 
         return read_fastmri(p, key=key, allow_nonfinite=allow_nonfinite)
     if ext == ".inv3":
-        from medsr.data.inv3 import read_inv3
+        from medsr.io.inv3 import read_inv3
 
         return read_inv3(p)
     if ext == ".zip":

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from medsr.conventions import UNIT_ARBITRARY
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import check_file, check_finite, check_size
+from medsr.volume import Volume
 
 KEYS = ("reconstruction_esc", "reconstruction_rss", "kspace")
 

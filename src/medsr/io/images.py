@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from medsr.conventions import UNIT_ARBITRARY
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import check_file, check_finite, check_size
+from medsr.volume import Volume
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import canonical_dhw, check_file, check_finite, check_size, dhw_to_ijk
+from medsr.volume import Volume
 
 
 def _spatial_shape(path: Path, shape: tuple[int, ...]) -> tuple[int, int, int]:

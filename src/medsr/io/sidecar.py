@@ -15,7 +15,7 @@ import numpy as np
 from medsr.io.atomic import claim_outputs, write_text_atomic
 
 if TYPE_CHECKING:
-    from medsr.data.volume import Volume
+    from medsr.volume import Volume
 
 
 def _plain(obj: Any) -> Any:

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from medsr.data.volume import Volume
 from medsr.errors import ConfigError, InputError
 from medsr.metrics.aggregate import CaseResult
 from medsr.metrics.protocols import Protocol, get_protocol
+from medsr.volume import Volume
 
 #: Relative tolerance when comparing voxel spacings.
 SPACING_RTOL = 1e-4

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.report import render
 from medsr.report.colormap import colormap_hex
@@ -22,6 +21,7 @@ from medsr.report.doc import PNG, SVG, Asset, Block, Charts, Panel, PanelGrid, T
 from medsr.report.render import PLANE_AXES
 from medsr.report.sources import CaseSpec, same_volume_file
 from medsr.report.svg import Series, colorbar, line_chart
+from medsr.volume import Volume
 
 #: Line colours of the profile chart.
 PROFILE_COLORS = {

@@ -80,8 +80,8 @@ def init_generator(cfg: ExperimentConfig, generator: nn.Module) -> None:
         ConfigError: When the checkpoint's generator is not the configured one.
         InputError: When the checkpoint cannot be read.
     """
-    from medsr.train.checkpoint import load_checkpoint
-    from medsr.zoo import resolve_model
+    from medsr.artifact.checkpoint import load_checkpoint
+    from medsr.artifact.zoo import resolve_model
 
     ref = cfg.train.init_generator
     ckpt = load_checkpoint(resolve_model(ref))

@@ -90,8 +90,8 @@ def load_resume_checkpoint(run_dir: Path) -> Any:
         InputError: Naming the checkpoint, when it is unreadable or lacks the training state or
             the run's config (an inference checkpoint such as ``model.pt`` copied there).
     """
+    from medsr.artifact.checkpoint import load_checkpoint
     from medsr.errors import InputError
-    from medsr.train.checkpoint import load_checkpoint
 
     path = latest_checkpoint(run_dir)
     ckpt = load_checkpoint(path)

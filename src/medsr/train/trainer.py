@@ -21,13 +21,13 @@ from typing import Any
 
 import torch
 
+from medsr.artifact.checkpoint import Checkpoint, save_checkpoint
 from medsr.config.load import dump_yaml
 from medsr.config.schema import ExperimentConfig
 from medsr.config.typed import to_plain
 from medsr.io.atomic import write_text_atomic
 from medsr.nn.memory import channels_last_, channels_last_tensor
 from medsr.train import rundir
-from medsr.train.checkpoint import Checkpoint, save_checkpoint
 from medsr.train.distributed import DistInfo
 
 Callback = Callable[["Trainer", int, dict[str, float]], None]

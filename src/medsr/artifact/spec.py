@@ -67,7 +67,7 @@ class ModelSpec:
 
     @classmethod
     def from_checkpoint(cls, ckpt: Any, *, source: dict[str, Any] | None = None) -> ModelSpec:
-        """Spec of a :class:`~medsr.train.checkpoint.Checkpoint`."""
+        """Spec of a :class:`~medsr.artifact.checkpoint.Checkpoint`."""
         kw = dict(ckpt.model_kwargs)
         return cls(
             name=ckpt.model_name,

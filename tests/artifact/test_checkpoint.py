@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from medsr.data.intensity import IntensityNorm, hu_to_unit, unit_to_hu
 from medsr.errors import InputError
-from medsr.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 
 def _ckpt() -> Checkpoint:

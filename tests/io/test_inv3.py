@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from medsr.data.inv3 import read_inv3
 from medsr.errors import InputError
+from medsr.io.inv3 import read_inv3
 
 
 def _write_inv3(path: Path, matrix: np.ndarray, *, shape: list[int], spacing: list[float]) -> None:

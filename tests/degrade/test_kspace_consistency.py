@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from medsr.degrade.kspace import truncate_kspace
+from medsr.degrade.kspace_consistency import apply_data_consistency, consistency_error
 from medsr.errors import ConfigError
-from medsr.infer.consistency import apply_data_consistency, consistency_error
-
-from ._models import rand
+from tests.infer._models import rand
 
 
 @pytest.mark.parametrize("keep", [(5, 10, 17), (6, 7, 17)], ids=["odd-even", "even-odd"])
@@ -63,8 +62,8 @@ def test_same_grid_needs_the_truncation() -> None:
 
 
 def test_kspace_factor_is_read_from_a_training_config() -> None:
+    from medsr.artifact.spec import kspace_factor_from_config
     from medsr.config import load_config, to_plain
-    from medsr.infer.spec import kspace_factor_from_config
 
     plain = to_plain(load_config("configs/bundled/mdcsrn_t1_k2.yaml"))
     assert kspace_factor_from_config(plain) == [1.0, 2.0, 2.0]

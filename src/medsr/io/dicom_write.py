@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from medsr.data.volume import Volume
+from medsr.volume import Volume
 
 _COPY = (
     "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge", "PatientPosition",

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from medsr.conventions import MODALITIES
-from medsr.data.geometry import affine_from_spacing, rescale_affine, spacing_from_affine
+from medsr.geometry import affine_from_spacing, rescale_affine, spacing_from_affine
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from medsr.artifact.zoo import BUNDLED, ROOT_HINT, bundle_run, bundled_path, resolve_model, thin_log
 from medsr.cli.main import main
 from medsr.config import load_config
 from medsr.data.intensity import IntensityNorm
 from medsr.errors import InputError
 from medsr.infer.engines import load_engine
 from medsr.models.generators import GENERATORS
-from medsr.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from medsr.zoo import BUNDLED, ROOT_HINT, bundle_run, bundled_path, resolve_model, thin_log
 
 ROOT = ROOT_HINT
 
@@ -73,7 +73,7 @@ def test_bundle_kwargs_are_set_on_the_shipped_generator(
 ) -> None:
     import dataclasses
 
-    from medsr import zoo
+    from medsr.artifact import zoo
 
     kw = {"features": [4, 8, 16]}
     net = GENERATORS.build("dfgan_unet", **kw)
@@ -149,8 +149,8 @@ def test_models_cli_lists_every_bundled_model(capsys: pytest.CaptureFixture[str]
 
 
 def test_shipped_weights_are_small_and_trained_only_on_training_scans() -> None:
+    from medsr.artifact.zoo import ROOT_HINT, read_card, weights_dir
     from medsr.config import load_config
-    from medsr.zoo import ROOT_HINT, read_card, weights_dir
 
     total = 0
     for name, model in BUNDLED.items():

@@ -19,7 +19,7 @@ from typing import Any
 from medsr.errors import InputError
 
 #: The repository root when running from a checkout (recipes live in ``configs/bundled/``).
-ROOT_HINT = Path(__file__).resolve().parents[2]
+ROOT_HINT = Path(__file__).resolve().parents[3]
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def weights_dir() -> Path:
     override = os.environ.get("MEDSR_WEIGHTS_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent / "weights"
+    return Path(__file__).resolve().parent.parent / "weights"
 
 
 def is_bundled_name(ref: str | os.PathLike[str]) -> bool:
@@ -320,8 +320,8 @@ def bundle_run(
     """
     import torch
 
+    from medsr.artifact.checkpoint import load_checkpoint, save_checkpoint
     from medsr.io.atomic import write_text_atomic
-    from medsr.train.checkpoint import load_checkpoint, save_checkpoint
 
     if name not in BUNDLED:
         raise InputError(name, f"not a bundled model; bundled: {', '.join(sorted(BUNDLED))}")

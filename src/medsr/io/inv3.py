@@ -27,9 +27,9 @@ from xml.parsers.expat import ExpatError
 import numpy as np
 
 from medsr.conventions import UNIT_HU
-from medsr.data.volume import Volume
 from medsr.errors import InputError
 from medsr.io._common import check_file, check_size
+from medsr.volume import Volume
 
 _DTYPES = {"int16": "<i2", "uint16": "<u2", "int8": "i1", "uint8": "u1", "float32": "<f4"}
 
