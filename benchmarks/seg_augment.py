@@ -54,11 +54,11 @@ def normalised(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def build_sets(subjects: list[str], model: str, work: Path) -> tuple[list[dict], list[dict], dict]:
     """``(real, sr, test)``: training pairs from ``medsr augment`` and the S1 test inputs."""
+    from tissue_dice import MASK_DIR, robex_mask
+
     from medsr.augment import AugmentOptions, augment_scans
     from medsr.data import catalogue
     from medsr.io import read_volume
-
-    from tissue_dice import MASK_DIR, robex_mask
 
     for s in subjects:
         if catalogue.get(s).role != "train":

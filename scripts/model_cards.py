@@ -402,7 +402,7 @@ def tissue_dice_block(res: dict[str, Any]) -> list[str]:
         "PSNR / SSIM / HFEN under `brain-mask` in the same mask.",
         "",
     ]
-    for name, case in res["cases"].items():
+    for case in res["cases"].values():
         models = case["models"]
         out += [
             f"**{', '.join(models)}** (input made from the {tuple(case['shape'])} reference):",
