@@ -18,7 +18,9 @@ images segment better than those trained on real images alone (OHBM 2022, MIDL 2
   MONAI's ``DiceCELoss`` (soft Dice + cross-entropy, softmax, 4 classes with background), Adam
   ``--lr``, ``--steps`` steps of ``--batch`` random ``--patch``^3 patches centred on brain voxels,
   random flips. Images are skull-stripped (times the mask) and divided by their 99th percentile
-  inside the brain.
+  inside the brain. Inference: MONAI's sliding window in ``--patch``^3 windows, overlap 1/4,
+  Gaussian blending (the training patch size: the U-Net's instance norms see windows like those
+  they trained on).
 * **Arms**, same seeds, steps, batch and patch size: (a) **real**: patches from the real scans;
   (b) **real + SR**: each patch from a real scan or its SR copy with equal probability.
 * **Test**: held-out pycortex S1 (never trained on, chose nothing), ROBEX mask; its reference
@@ -217,8 +219,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             row = {
                 "seed": seed,
                 "train_seconds": round(t_train, 1),
-                "test_real": dice_on(net, test["real"], ref_labels),
-                "test_sr": dice_on(net, test["sr"], ref_labels),
+                "test_real": dice_on(net, test["real"], ref_labels, args.patch),
+                "test_sr": dice_on(net, test["sr"], ref_labels, args.patch),
             }
             runs[arm].append(row)
             print(
