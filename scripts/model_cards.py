@@ -373,6 +373,97 @@ def adapt_block(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _tissue_rows(case: dict[str, Any], methods: list[str]) -> list[str]:
+    rows = [
+        "| Method | Dice CSF | Dice GM | Dice WM | Dice mean | PSNR (brain) | SSIM | HFEN |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for method in methods:
+        d = case["methods"][method]["scores"]["tissue-dice"]
+        b = case["methods"][method]["scores"]["brain-mask"]
+        rows.append(
+            f"| {method} | {d['dice_csf']:.4f} | {d['dice_gm']:.4f} | {d['dice_wm']:.4f} | "
+            f"**{d['dice_mean']:.4f}** | {b['psnr']:.2f} | {b['ssim']:.4f} | {b['hfen']:.4f} |"
+        )
+    return rows
+
+
+def tissue_dice_block(res: dict[str, Any]) -> list[str]:
+    """benchmarks/tissue_dice.py: every case's methods, Dice beside the image metrics."""
+    if not res.get("cases"):
+        return [
+            "(not measured: run `python benchmarks/tissue_dice.py --out benchmarks/results/tissue_dice.json`)"
+        ]
+    mask = res["mask"]
+    out = [
+        f"Held-out pycortex S1 inside its ROBEX brain mask ({mask['brain_voxels']:,} voxels, "
+        f"{100 * mask['brain_fraction']:.1f} % of the head); {res['threads']} threads. Dice of the "
+        "`tissue-dice` segmenter's CSF / GM / WM labels of each candidate against the reference's; "
+        "PSNR / SSIM / HFEN under `brain-mask` in the same mask.",
+        "",
+    ]
+    for case in res["cases"].values():
+        models = case["models"]
+        out += [
+            f"**{', '.join(models)}** (input made from the {tuple(case['shape'])} reference):",
+            "",
+        ]
+        out += [*_tissue_rows(case, list(case["methods"])), ""]
+    return out
+
+
+def card_tissue_block(name: str, res: dict[str, Any]) -> list[str]:
+    """A model card's tissue-Dice rows: its case's baselines and the model."""
+    for case in res.get("cases", {}).values():
+        if name in case["models"]:
+            methods = [m for m in case["methods"] if m not in case["models"] or m == name]
+            return [
+                "",
+                "Segmentation task on held-out S1 (`benchmarks/tissue_dice.py`, ROBEX brain mask; "
+                "Dice of CSF / GM / WM labels, candidate against reference):",
+                "",
+                *_tissue_rows(case, methods),
+            ]
+    return []
+
+
+def _augment_time(res: dict[str, Any]) -> str:
+    secs = res.get("augment_seconds")
+    # a run that found the sets of an earlier one in --work reports no (or a sub-second) time
+    return "sets reused from an earlier run" if secs is None or secs < 5 else f"{secs:.0f} s"
+
+
+def seg_augment_block(res: dict[str, Any]) -> list[str]:
+    """benchmarks/seg_augment.py: U-Net Dice on S1, real vs real + SR training, over seeds."""
+    if not res.get("summary"):
+        return [
+            "(not measured: run `python benchmarks/seg_augment.py --out benchmarks/results/seg_augment.json`)"
+        ]
+    st = res["settings"]
+    secs = [r["train_seconds"] for runs in res["runs"].values() for r in runs]
+    out = [
+        f"MONAI 3D U-Net, {st['steps']} steps x {st['batch']} patches of {st['patch']}^3, Adam "
+        f"{st['lr']:g}, {st['seeds']} seeds per arm, {res['threads']} threads, "
+        f"{min(secs):.0f}-{max(secs):.0f} s per training; SR copies from `{res['model']}` "
+        f"(`medsr augment`, {_augment_time(res)}) of {', '.join(res['subjects'])}. "
+        "Mean +- sample std over seeds; the difference is paired by seed.",
+        "",
+        "| Test input | Class | Real | Real + SR | Difference | Seeds better |",
+        "|---|---|---|---|---|---|",
+    ]
+    names = {"test_real": "S1", "test_sr": "S1 degraded + SR"}
+    for test, per in res["summary"].items():
+        for key, v in per.items():
+            cls = key.replace("dice_", "").upper() if key != "dice_mean" else "**mean**"
+            out.append(
+                f"| {names[test]} | {cls} | {v['real'][0]:.4f} +- {v['real'][1]:.4f} | "
+                f"{v['real+sr'][0]:.4f} +- {v['real+sr'][1]:.4f} | "
+                f"{v['difference'][0]:+.4f} +- {v['difference'][1]:.4f} | "
+                f"{v['seeds_better']} of {st['seeds']} |"
+            )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quality", type=Path, default=ROOT / "benchmarks/results/quality.json")
@@ -401,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         ("TRAIN_SPEED", "train_speed.json", train_speed_block),
         ("ADAPT", "adapt_pycortex_s1.json", adapt_block),
         ("ADAPT_TUNE", "adapt_tune.json", adapt_block),
+        ("TISSUE_DICE", "tissue_dice.json", tissue_dice_block),
+        ("SEG_AUGMENT", "seg_augment.json", seg_augment_block),
     ):
         path = results / file
         _replace_block(
@@ -416,10 +509,12 @@ def main(argv: list[str] | None = None) -> int:
         card = read_card(name)
         adapt_file = results / "adapt_pycortex_s1.json"
         adapt = json.loads(adapt_file.read_text()) if adapt_file.is_file() else {}
+        tissue_file = results / "tissue_dice.json"
+        tissue = json.loads(tissue_file.read_text()) if tissue_file.is_file() else {}
         block = "\n".join(
             [
                 BEGIN, "", *training_block(card), "", *quality_block(name, quality),
-                *card_adapt_block(name, adapt), "", END,
+                *card_adapt_block(name, adapt), *card_tissue_block(name, tissue), "", END,
             ]
         )  # fmt: skip
         pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.S)

@@ -8,19 +8,21 @@ reports the Dice overlap of every class. The segmenter is the standard FAST / At
 kept small, vectorised and deterministic:
 
 1. **mask**: the reference's foreground, :func:`~medsr.metrics.masks.foreground_mask` (the mask
-   of the ``brain-mask`` protocol). The protocol expects a skull-stripped brain (on a whole-head
+   of the ``brain-mask`` protocol), or a brain mask given by the caller (``medsr evaluate
+   --mask``). The protocol expects a skull-stripped brain (on a whole-head
    scan the foreground is the head, and three intensity classes there are not CSF, GM and WM).
    Voxels outside the mask are label 0 in both images and are not counted.
 2. **intensity model**: a 3-class 1D Gaussian mixture fitted by EM on the reference's
    intensities inside the mask (:func:`fit_intensity_mixture`), once. EM runs on their
    histogram (2**14 equal bins between minimum and maximum), so every voxel counts and an
    iteration costs the same for any image size; it stops when the mean log-likelihood rises by
-   less than 1e-10 (at most 1000 iterations). Deterministic start: the means at the 1/6, 1/2
-   and 5/6 quantiles (evenly spaced between the 1st and 99th percentiles when two of those
-   coincide), the standard deviations at ``std / 3``, the weights at 1/3. Each standard
-   deviation is floored at 1e-3 of the 1st-99th percentile span (and at one bin), so a
-   noise-free image with exactly three values does not collapse the fit. Classes are ordered
-   by mean: CSF < GM < WM, the T1 contrast.
+   less than 1e-10 (at most 1000 iterations). Deterministic starts, the likelier fit kept: the
+   means at the 1/6, 1/2 and 5/6 quantiles (skipped when two coincide) and the means evenly
+   spaced between the 1st and 99th percentiles; standard deviations ``std / 3``, weights 1/3.
+   Each standard deviation is floored at 3 % of the 1st-99th percentile span (and one bin):
+   real T1 classes are wider, but an intensity-normalised scan can hold a class of one value
+   (FreeSurfer sets white matter to 110), which would otherwise get a component of zero width.
+   Classes are ordered by mean: CSF < GM < WM, the T1 contrast.
 3. **classification**: the same mixture labels **both** images (the candidate is judged by the
    reference's classifier, so a change of contrast or brightness counts). The unary cost of
    class ``k`` at a voxel of intensity ``x`` is its negative log prior times likelihood,
