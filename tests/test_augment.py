@@ -44,6 +44,7 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return files
 
 
+@pytest.mark.slow
 def test_simulated_set_holds_sr_real_and_labels_on_one_grid(
     scans: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,6 +18,8 @@ from medsr.errors import ConfigError
 from medsr.io import read_volume
 from medsr.metrics.aggregate import read_json
 
+pytestmark = pytest.mark.slow  # the quick tier (make test-quick) leaves it out
+
 
 def test_crop_to_multiple_keeps_world_positions() -> None:
     arr = np.arange(5 * 7 * 9, dtype=np.float32).reshape(1, 5, 7, 9)

@@ -129,6 +129,7 @@ def _direct_metrics(model: str, task: str, lq: Volume, ref: Volume, protocol: st
     return {m: float(np.mean([e[m] for e in each])) for m in each[0]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("task", "gan"), [("sr2d", "srgan-t1-x2"), ("sr3d", "mdcsrn-t1-k2")])
 def test_curve_endpoints_are_the_psnr_and_the_gan_model(
     task: str, gan: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -37,7 +37,9 @@ def test_models_with_one_input_share_a_case() -> None:
 
 def _scores(d: float) -> dict:
     dice = {"dice_csf": d, "dice_gm": d, "dice_wm": d, "dice_mean": d}
-    return {"scores": {"tissue-dice": dice, "brain-mask": {"psnr": 30 * d, "ssim": d, "hfen": 1 - d}}}
+    return {
+        "scores": {"tissue-dice": dice, "brain-mask": {"psnr": 30 * d, "ssim": d, "hfen": 1 - d}}
+    }
 
 
 def test_card_rows_hold_the_case_baselines_and_only_that_model() -> None:
@@ -88,6 +90,7 @@ def test_patches_keep_image_and_labels_aligned_and_padded() -> None:
         assert float(np.abs(img[lab == 0]).max()) == 0.0  # background: outside the brain
 
 
+@pytest.mark.slow
 def test_a_short_training_learns_the_classes_and_is_seeded() -> None:
     import torch
 

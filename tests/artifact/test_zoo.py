@@ -148,6 +148,7 @@ def test_models_cli_lists_every_bundled_model(capsys: pytest.CaptureFixture[str]
     assert {r["stage"] for r in rows if r["task"] in ("sr3d", "sr2d")} == {"psnr", "gan"}
 
 
+@pytest.mark.slow
 def test_shipped_weights_are_small_and_trained_only_on_training_scans() -> None:
     from medsr.artifact.zoo import ROOT_HINT, read_card, weights_dir
     from medsr.config import load_config

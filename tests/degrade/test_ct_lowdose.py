@@ -162,9 +162,19 @@ def test_predicted_variance_is_the_sum_of_the_two_terms() -> None:
     hu = _water_phantom(32)
     kw = {"pixels": [(16, 16), (10, 20)], "pixel_size": PIXEL, "i0": 1e4, "views": 60}
     a, b = ct_noise_coefficients(hu, **kw)  # type: ignore[arg-type]
-    var = predict_ct_noise_variance(hu, dose=0.2, sigma_e=5.0, **kw)  # type: ignore[arg-type]
-    np.testing.assert_allclose(var, a / 0.2 + 25.0 * b / 0.04)
     assert np.all(a > 0) and np.all(b > 0)
+
+    def var(dose: float, sigma_e: float) -> np.ndarray:
+        return predict_ct_noise_variance(hu, dose=dose, sigma_e=sigma_e, **kw)  # type: ignore[arg-type]
+
+    # the quantum term alone: half the dose, twice the variance (photon counts are Poisson)
+    np.testing.assert_allclose(var(0.1, 0.0), 2.0 * var(0.2, 0.0), rtol=1e-12)
+    np.testing.assert_allclose(var(0.2, 0.0), a / 0.2, rtol=1e-12)
+    # the electronic term adds on top, with sigma_e^2 and 1 / dose^2 (it does not shrink with counts)
+    extra = var(0.2, 5.0) - var(0.2, 0.0)
+    np.testing.assert_allclose(var(0.2, 10.0) - var(0.2, 0.0), 4.0 * extra, rtol=1e-9)
+    np.testing.assert_allclose(var(0.1, 5.0) - var(0.1, 0.0), 4.0 * extra, rtol=1e-9)
+    assert np.all(extra > 0)
 
 
 def test_batched_sparse_path_matches_the_per_slice_reference() -> None:

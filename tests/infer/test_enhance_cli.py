@@ -202,6 +202,7 @@ def _nifti(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_two_runs_racing_for_one_output_one_wins(tmp_path: Path, ckpts: dict[str, Path]) -> None:
     import subprocess
     import sys

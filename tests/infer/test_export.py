@@ -21,6 +21,7 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).max() / np.abs(b).max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name,kwargs,shape", CASES, ids=["srresnet-2d-x2", "mdcsrn-3d"])
 def test_onnx_runtime_equals_pytorch(tmp_path: Path, name: str, kwargs: dict, shape: tuple) -> None:  # type: ignore[type-arg]
     ort = pytest.importorskip("onnxruntime")
@@ -52,6 +53,7 @@ def test_torchscript_export_has_dynamic_shapes(tmp_path: Path) -> None:
     assert got.shape == (2, 1, 38, 54) and _rel(got, ref) <= 1e-5
 
 
+@pytest.mark.slow
 def test_enhance_with_onnxruntime_matches_torch(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     ckpt = checkpoint(tmp_path / "m.pt", "srresnet", SRRESNET2D_KW)

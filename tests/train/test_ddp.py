@@ -33,6 +33,7 @@ SETS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
 def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     config = TINY / "esrgan_x4.yaml"

@@ -69,6 +69,7 @@ def _kill_mid_run(tmp: Path, config: Path, overrides: list[str], kill_after: int
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("recipe", "kill_after"),
     [("mdcsrn_wgangp", 5), ("srgan_x3", 4)],  # GP + schedule bursts; dropout in the critic
