@@ -145,6 +145,8 @@ def _write_set(
     training: list[dict[str, Any]] = []
     for i, (scan, sid) in enumerate(zip(scans, scan_ids(scans), strict=True)):
         vol = read_volume(scan)
+        hr: Volume | None
+        labels: Volume | None
         if opt.simulate:
             hr, low, labels = _simulated(vol, i, scan=scan, opt=opt, steps=steps, scale=spec.scale)
         else:
