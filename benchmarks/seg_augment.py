@@ -186,13 +186,43 @@ def dice_on(
     return out
 
 
+def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per test input and class: mean and sample std of each arm, and of the paired difference
+    (real + SR minus real, seed by seed), the seeds where it is positive and the two-sided
+    paired t-test p-value."""
+    from scipy import stats
+
+    def mean_sd(v: np.ndarray) -> list[float]:
+        return [float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan")]
+
+    summary: dict[str, Any] = {}
+    for test_name in ("test_real", "test_sr"):
+        per: dict[str, Any] = {}
+        for key in ("dice_csf", "dice_gm", "dice_wm", "dice_mean"):
+            a = np.array([r[test_name][key] for r in runs["real"]])
+            b = np.array([r[test_name][key] for r in runs["real+sr"]])
+            d = b - a
+            p = float(stats.ttest_rel(b, a).pvalue) if d.size > 1 and d.std() > 0 else float("nan")
+            per[key] = {
+                "real": mean_sd(a), "real+sr": mean_sd(b), "difference": mean_sd(d),
+                "seeds_better": int((d > 0).sum()), "p_paired_t": p,
+            }  # fmt: skip
+        summary[test_name] = per
+    return summary
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, help="write the results JSON here")
+    parser.add_argument("--out", type=Path, help="write the results JSON here (after every seed)")
     parser.add_argument("--work", type=Path, help="keep the augmented sets here (reused)")
     parser.add_argument("--model", default="disgan-t1-x2")
     parser.add_argument("--subjects", nargs="+", default=list(SUBJECTS))
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds to run (each: both arms)")
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the runs already in --out (same settings) and add --seeds more seeds",
+    )
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--patch", type=int, default=64)
@@ -204,17 +234,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    settings = {k: getattr(args, k) for k in ("steps", "batch", "patch", "lr")}
+    arms_names = ("real", "real+sr")
+    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms_names}
+    augment_seconds = None
+    if args.append and args.out and args.out.is_file():
+        old = json.loads(args.out.read_text())
+        same = {k: old["settings"][k] for k in settings} == settings
+        if not same or old["model"] != args.model or old["subjects"] != list(args.subjects):
+            raise SystemExit(f"{args.out}: other settings; --append adds seeds to the same run")
+        runs, augment_seconds = old["runs"], old.get("augment_seconds")
     work = args.work or Path(tempfile.mkdtemp(prefix="medsr-seg-"))
     real, sr, test = build_sets(list(args.subjects), args.model, work)
     ref_labels = test["real"]["labels"]
     arms = {"real": [real], "real+sr": [real, sr]}
-    runs: dict[str, list[dict[str, Any]]] = {a: [] for a in arms}
-    for seed in range(args.seeds):
+    first = 1 + max((r["seed"] for r in runs["real"]), default=-1)
+    result: dict[str, Any] = {}
+    for seed in range(first, first + args.seeds):
         for arm, pool in arms.items():
             t0 = time.perf_counter()
-            net = train(
-                pool, seed=seed, steps=args.steps, batch=args.batch, patch=args.patch, lr=args.lr
-            )
+            net = train(pool, seed=seed, **settings)
             t_train = time.perf_counter() - t0
             row = {
                 "seed": seed,
@@ -228,41 +267,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 f"  SR'd S1 {row['test_sr']['dice_mean']:.4f}",
                 flush=True,
             )
-    summary: dict[str, Any] = {}
-    for test_name in ("test_real", "test_sr"):
-        per: dict[str, Any] = {}
-        for key in ("dice_csf", "dice_gm", "dice_wm", "dice_mean"):
-            a = np.array([r[test_name][key] for r in runs["real"]])
-            b = np.array([r[test_name][key] for r in runs["real+sr"]])
-            d = b - a
-            sd = float(d.std(ddof=1)) if d.size > 1 else float("nan")
-            per[key] = {
-                "real": [float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else float("nan")],
-                "real+sr": [float(b.mean()), float(b.std(ddof=1)) if b.size > 1 else float("nan")],
-                "difference": [float(d.mean()), sd],
-                "seeds_better": int((d > 0).sum()),
-            }
-        summary[test_name] = per
-    result = {
-        "model": args.model,
-        "subjects": list(args.subjects),
-        "test_scan": TEST_SCAN,
-        "settings": {k: getattr(args, k) for k in ("seeds", "steps", "batch", "patch", "lr")},
-        "threads": torch.get_num_threads(),
-        "augment_seconds": test["augment_seconds"],
-        "runs": runs,
-        "summary": summary,
-    }
-    for test_name, per in summary.items():
+        result = {
+            "model": args.model,
+            "subjects": list(args.subjects),
+            "test_scan": TEST_SCAN,
+            "settings": {"seeds": len(runs["real"]), **settings},
+            "threads": torch.get_num_threads(),
+            "augment_seconds": augment_seconds
+            if augment_seconds is not None
+            else test["augment_seconds"],
+            "runs": runs,
+            "summary": summarise(runs),
+        }
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(result, indent=2) + "\n")
+    n = len(runs["real"])
+    for test_name, per in result.get("summary", {}).items():
         for key, v in per.items():
             print(
                 f"{test_name} {key:<10} real {v['real'][0]:.4f} +- {v['real'][1]:.4f}  "
                 f"real+sr {v['real+sr'][0]:.4f} +- {v['real+sr'][1]:.4f}  "
-                f"diff {v['difference'][0]:+.4f} +- {v['difference'][1]:.4f} ({v['seeds_better']} of {args.seeds} seeds better)"
+                f"diff {v['difference'][0]:+.4f} +- {v['difference'][1]:.4f} "
+                f"({v['seeds_better']} of {n} seeds better, paired t p = {v['p_paired_t']:.2f})"
             )
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
 

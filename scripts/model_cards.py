@@ -448,8 +448,8 @@ def seg_augment_block(res: dict[str, Any]) -> list[str]:
         f"(`medsr augment`, {_augment_time(res)}) of {', '.join(res['subjects'])}. "
         "Mean +- sample std over seeds; the difference is paired by seed.",
         "",
-        "| Test input | Class | Real | Real + SR | Difference | Seeds better |",
-        "|---|---|---|---|---|---|",
+        "| Test input | Class | Real | Real + SR | Difference | Seeds better | Paired t p |",
+        "|---|---|---|---|---|---|---|",
     ]
     names = {"test_real": "S1", "test_sr": "S1 degraded + SR"}
     for test, per in res["summary"].items():
@@ -459,7 +459,7 @@ def seg_augment_block(res: dict[str, Any]) -> list[str]:
                 f"| {names[test]} | {cls} | {v['real'][0]:.4f} +- {v['real'][1]:.4f} | "
                 f"{v['real+sr'][0]:.4f} +- {v['real+sr'][1]:.4f} | "
                 f"{v['difference'][0]:+.4f} +- {v['difference'][1]:.4f} | "
-                f"{v['seeds_better']} of {st['seeds']} |"
+                f"{v['seeds_better']} of {st['seeds']} | {v.get('p_paired_t', float('nan')):.2f} |"
             )
     return out
 
