@@ -13,19 +13,16 @@ from medsr.augment import scan_ids
 from medsr.cli.main import main
 from medsr.io import read_volume
 from medsr.metrics.tissue_dice import tissue_labels
+from tests._phantoms import radius, shells
 
 MODEL = "disgan-t1-x2"  # 3D, x2 by k-space truncation: a 33^3 scan is cropped to 32^3
 
 
 def _brain(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """``(head, brain mask)``: CSF / GM / WM shells inside a bright 'scalp'."""
-    g = (np.indices((n, n, n)) - (n - 1) / 2) / (n / 2)
-    r = np.sqrt((g**2).sum(axis=0))
-    img = np.zeros((n, n, n), dtype=np.float32)
-    img[r < 0.7] = 300.0
-    img[r < 0.55] = 600.0
-    img[r < 0.35] = 900.0
-    img[(r > 0.8) & (r < 0.95)] = 1200.0
+    _, labels = shells(n, (0.95, 0.8, 0.7, 0.55, 0.35))  # scalp, gap, CSF, GM, WM
+    img = np.array([0.0, 1200.0, 0.0, 300.0, 600.0, 900.0], dtype=np.float32)[labels]
+    r = radius(n)[1]
     img += np.random.default_rng(seed).normal(0, 20, img.shape).astype(np.float32)
     return np.clip(img, 0, None), (r < 0.7).astype(np.uint8)
 

@@ -3,28 +3,18 @@ the card rows) and ``benchmarks/seg_augment.py`` (patches, a short U-Net trainin
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
+from tests._phantoms import load_script, shells
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _module(path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tissue = _module("benchmarks/tissue_dice.py")
-cards = _module("scripts/model_cards.py")
+tissue = load_script("benchmarks/tissue_dice.py")
+cards = load_script("scripts/model_cards.py")
 
 
 def test_models_with_one_input_share_a_case() -> None:
@@ -62,16 +52,11 @@ def test_card_rows_hold_the_case_baselines_and_only_that_model() -> None:
 
 
 monai = pytest.importorskip("monai")
-seg = _module("benchmarks/seg_augment.py")
+seg = load_script("benchmarks/seg_augment.py")
 
 
 def _phantom(n: int, seed: int) -> dict:
-    g = (np.indices((n, n, n)) - (n - 1) / 2) / (n / 2)
-    r = np.sqrt((g**2).sum(axis=0))
-    labels = np.zeros((n, n, n), dtype=np.int64)
-    labels[r < 0.9] = 1
-    labels[r < 0.7] = 2
-    labels[r < 0.4] = 3
+    _, labels = shells(n, (0.9, 0.7, 0.4))
     image = np.array([0.0, 0.3, 0.6, 0.9])[labels]
     image = image + np.random.default_rng(seed).normal(0, 0.03, image.shape)
     return {"id": f"p{seed}", "image": seg.normalised(image, labels > 0), "labels": labels}

@@ -4,31 +4,20 @@ card tables ``scripts/model_cards.py`` renders from it."""
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from medsr.config.load import read_yaml
 from medsr.data import Volume
+from tests._phantoms import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _module(path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-systems = _module("benchmarks/systems.py")
-cards = _module("scripts/model_cards.py")
+systems = load_script("benchmarks/systems.py")
+cards = load_script("scripts/model_cards.py")
 
 
 def test_held_out_scans_follow_the_training_modalities() -> None:

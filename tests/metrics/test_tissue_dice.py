@@ -23,6 +23,7 @@ from medsr.metrics.tissue_dice import (
 )
 from medsr.report.tables import format_value, higher_is_better, metric_header
 from medsr.volume import Volume
+from tests._phantoms import shells
 
 CSF, GM, WM = 0.3, 0.6, 0.9
 KEYS = {"dice_csf", "dice_gm", "dice_wm", "dice_mean"}
@@ -31,12 +32,9 @@ KEYS = {"dice_csf", "dice_gm", "dice_wm", "dice_mean"}
 def _phantom(n: int = 48) -> tuple[np.ndarray, np.ndarray]:
     """``(labels, image)``: 0 background, 1 CSF shell, 2 GM shell, 3 WM core, with a CSF
     ventricle in the core and a CSF gap (a sulcus) cut into the GM shell."""
-    g = (np.indices((n, n, n)) - (n - 1) / 2) / (n / 2)
+    g, labels = shells(n, (0.9, 0.75, 0.55))
+    labels = labels.astype(np.uint8)
     r = np.sqrt((g**2).sum(axis=0))
-    labels = np.zeros((n, n, n), dtype=np.uint8)
-    labels[r < 0.9] = 1
-    labels[r < 0.75] = 2
-    labels[r < 0.55] = 3
     labels[(r < 0.25) & (g[2] > 0)] = 1
     labels[(np.abs(r - 0.65) < 0.05) & (g[2] < -0.3)] = 1
     return labels, np.array([0.0, CSF, GM, WM])[labels]
