@@ -70,7 +70,7 @@ def case_inputs(kind: str, ref: Any) -> tuple[Any, str, Any, dict[str, Any]]:
     decimated axial slices (baseline: cubic)."""
     from medsr.baselines import run_baseline
     from medsr.degrade.volumes import downsample_volume, truncate_kspace_volume
-    from medsr.infer.sliding_window import balanced_windows
+    from medsr.nn.sliding_window import balanced_windows
 
     if kind == "sr3d":
         low = truncate_kspace_volume(ref, factor=(1, 2, 2), keep_shape=True)

@@ -12,7 +12,7 @@ Per case (same network, window, overlap 0.25, Gaussian blending sigma 0.125, 4 w
 * ``monai-b2``, ``monai-b1``: the same with 2 and 1 windows per call (medsr splits a call into
   cache-sized sub-batches on the CPU, so MONAI's best batch size is reported as well);
 * ``monai-bf16``: MONAI under bfloat16 autocast (the peer of ``medsr-bf16``);
-* ``medsr-swi``: :func:`medsr.infer.sliding_window.sliding_window_inference`, the same module;
+* ``medsr-swi``: :func:`medsr.nn.sliding_window.sliding_window_inference`, the same module;
 * ``medsr``: :class:`medsr.infer.Predictor` (its default path: the network rewritten for
   inference by :mod:`medsr.infer.optimize`, channels-last, cache-sized sub-batches, inference
   mode);

@@ -177,7 +177,7 @@ def predictor(model: str, task: str, shape: tuple[int, ...]) -> Any:
     from medsr.demo_cases import make_predictor
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
-    from medsr.infer.sliding_window import balanced_windows
+    from medsr.nn.sliding_window import balanced_windows
 
     if task != "sr3d":
         return make_predictor(model, task, shape, "fp32")

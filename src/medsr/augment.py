@@ -200,7 +200,7 @@ def _tiling(
     """The window and overlap: given, else the Predictor's for a 2D model and balanced windows of
     <= 48^3 input voxels for a 3D model that upsamples (its output-size dense blocks would need
     several GB per 64^3 window)."""
-    from medsr.infer.sliding_window import balanced_windows
+    from medsr.nn.sliding_window import balanced_windows
 
     if window is not None or spec.spatial_dims != 3 or max(spec.scale) == 1:
         return window, 0.25

@@ -74,7 +74,7 @@ def make_predictor(
 
     from medsr.infer.engines import load_engine
     from medsr.infer.predictor import Predictor
-    from medsr.infer.sliding_window import balanced_windows
+    from medsr.nn.sliding_window import balanced_windows
 
     net, spec = load_engine(model, gan_weight=gan_weight)
     if task == "sr3d":  # the fewest windows of <= 112^3 that tile the volume with 16 voxels shared

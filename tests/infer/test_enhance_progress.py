@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from medsr.cli.main import main
-from medsr.infer.sliding_window import sliding_window_inference, window_progress
 from medsr.io import read_volume, write_volume
+from medsr.nn.sliding_window import sliding_window_inference, window_progress
 from medsr.volume import Volume
 
 from ._models import SRRESNET2D_KW, checkpoint

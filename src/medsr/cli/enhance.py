@@ -218,7 +218,7 @@ def run(args: argparse.Namespace) -> int:
         save_adapted=args.save_adapted,
     )
     from medsr.cli._progress import progress_bars
-    from medsr.infer.sliding_window import window_progress
+    from medsr.nn.sliding_window import window_progress
 
     with progress_bars("enhance", "window", enabled=not args.quiet) as report:
         with window_progress(report) if report is not None else contextlib.nullcontext():

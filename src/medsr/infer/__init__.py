@@ -15,7 +15,7 @@ from medsr.infer.enhance import EnhanceOptions, enhance_files
 from medsr.infer.export import export_model
 from medsr.infer.halo import exact_halo
 from medsr.infer.predictor import ModalityWarning, Predictor
-from medsr.infer.sliding_window import sliding_window_inference
+from medsr.nn.sliding_window import sliding_window_inference
 
 __all__ = [
     "ENGINES",

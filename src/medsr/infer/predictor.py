@@ -8,7 +8,7 @@ CPU tensor batch to a tensor batch, such as an ONNX Runtime session wrapper) and
    model's is refused, or only warned about with ``force=True``);
 2. applies the checkpoint's :class:`~medsr.data.intensity.IntensityNorm` (HU window, percentile,
    min-max);
-3. runs the network through :func:`~medsr.infer.sliding_window.sliding_window_inference`,
+3. runs the network through :func:`~medsr.nn.sliding_window.sliding_window_inference`,
    blended or exact (halo from the measured receptive field); a 2D model runs slice by slice
    along ``axis``, slices batched together;
 4. undoes the normalisation in place (the output has the input's units) and returns a volume on
@@ -32,7 +32,7 @@ from torch import nn
 from medsr.artifact.spec import ModelSpec
 from medsr.data.intensity import IntensityNorm
 from medsr.errors import ConfigError, InputError
-from medsr.infer.sliding_window import Blend, sliding_window_inference
+from medsr.nn.sliding_window import Blend, sliding_window_inference
 from medsr.volume import Volume
 
 Net = Callable[[torch.Tensor], torch.Tensor]
@@ -80,7 +80,7 @@ class Predictor:
         window: Window size in input voxels per network axis (one int or one per axis); in exact
             mode the core size. Clipped to the volume. Default 64 (3D) / 128 (2D).
         overlap: Blended mode: fraction of the window shared by neighbours (one, or one per
-            model axis; see :func:`~medsr.infer.sliding_window.balanced_windows`).
+            model axis; see :func:`~medsr.nn.sliding_window.balanced_windows`).
         blend: Blended mode: ``gaussian``, ``hann`` or ``constant``.
         batch_size: Windows per network call.
         exact: Exact mode: each window carries a halo at least as wide as the receptive field and

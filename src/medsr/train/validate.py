@@ -1,7 +1,7 @@
 """Validation: run the generator on the fixed cases, undo the normalisation, score under a
 named protocol, and the interpolation / low-quality baseline for comparison.
 
-3D cases go through :func:`~medsr.infer.sliding_window.sliding_window_inference` (Gaussian
+3D cases go through :func:`~medsr.nn.sliding_window.sliding_window_inference` (Gaussian
 blending, windows of the training patch in low-quality voxels); 2D cases are one forward pass.
 Metrics are computed in scanner units (HU for CT) and averaged over the cases.
 """
@@ -41,7 +41,7 @@ def predict_case(
     Shape:
         Returns ``case.hq``'s shape.
     """
-    from medsr.infer.sliding_window import sliding_window_inference
+    from medsr.nn.sliding_window import sliding_window_inference
 
     x = torch.from_numpy(norm.clip_to_window(to_network(case.lq, norm, case.state)))
     if spatial_dims == 2:

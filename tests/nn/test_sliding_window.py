@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from medsr.infer.sliding_window import blend_weights, sliding_window_inference, window_starts
+from medsr.nn.sliding_window import blend_weights, sliding_window_inference, window_starts
 
 
 def _rand(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
@@ -103,7 +103,7 @@ def test_helpers() -> None:
 
 @pytest.mark.parametrize("shape", [(189, 232, 188), (256, 256, 256), (90, 108, 90), (1000,)])
 def test_balanced_windows_tile_with_the_fewest_windows(shape: tuple[int, ...]) -> None:
-    from medsr.infer.sliding_window import balanced_windows, window_starts
+    from medsr.nn.sliding_window import balanced_windows, window_starts
 
     win, ov = balanced_windows(shape, max_window=112, min_overlap=16)
     for n, w, o in zip(shape, win, ov, strict=True):
@@ -117,7 +117,7 @@ def test_balanced_windows_tile_with_the_fewest_windows(shape: tuple[int, ...]) -
 
 
 def test_per_axis_overlap_keeps_the_identity_exact() -> None:
-    from medsr.infer.sliding_window import balanced_windows
+    from medsr.nn.sliding_window import balanced_windows
 
     x = torch.rand(1, 1, 29, 41, 23, generator=torch.Generator().manual_seed(3))
     win, ov = balanced_windows(x.shape[2:], max_window=(12, 20, 23), min_overlap=4)
