@@ -298,7 +298,9 @@ def run_demo(
         if benchmark and case.task == "denoise2d":
             protocols = (*protocols, "ct-tissue-hu")
         say(f"evaluating {case.id}")
-        task = ("tissue-dice",) if case.task != "denoise2d" and case.scan in BRAIN_ONLY_SCANS else ()
+        task = (
+            ("tissue-dice",) if case.task != "denoise2d" and case.scan in BRAIN_ONLY_SCANS else ()
+        )
         for protocol in (*protocols, *task):  # the --gan-weight curve keeps the image metrics
             for method, pred in methods.items():
                 rows += evaluate_volumes(
