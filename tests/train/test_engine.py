@@ -109,7 +109,7 @@ def test_update_clips_gradients_and_freezes_the_other_network() -> None:
     ctx = StepContext(
         nets={"generator": gen, "discriminator": disc}, optimizers=opts, scalers={},
         terms=GeneratorTerms({}, feature_net=None, feature_trainable=False, device=torch.device("cpu")),
-        adversarial=None, adv_weight=0.0, penalty=None, noise=None, cycle=None, paired=True,
+        adversarial=None, adv_weight=0.0, penalty=None, noise=None, options=None, paired=True,
         device=torch.device("cpu"), amp_dtype=None, generator=torch.Generator(),
         grad_clip={"generator": 0.1},
     )  # fmt: skip

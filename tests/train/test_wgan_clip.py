@@ -63,7 +63,7 @@ def test_update_clamps_only_the_critic() -> None:
     ctx = StepContext(
         nets={"generator": gen, "discriminator": disc}, optimizers=opts, scalers={},
         terms=GeneratorTerms({}, feature_net=None, feature_trainable=False, device=torch.device("cpu")),
-        adversarial=None, adv_weight=0.0, penalty=None, noise=None, cycle=None, paired=True,
+        adversarial=None, adv_weight=0.0, penalty=None, noise=None, options=None, paired=True,
         device=torch.device("cpu"), amp_dtype=None, generator=torch.Generator(), weight_clip=0.05,
     )  # fmt: skip
     x = torch.ones(2, 4)

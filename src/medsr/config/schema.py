@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 from medsr.errors import ConfigError
 
-Recipe = Literal["supervised", "gan", "wgan_gp", "wgan", "cycle", "threeplayer"]
 #: Network roles a config may define.
 ROLES: tuple[str, ...] = (
     "generator",
@@ -360,9 +359,11 @@ class TrainConfig:
     as SRGAN and ESRGAN do); its architecture must match ``networks.generator``.
     ``weight_clip``: clamp every discriminator parameter to ``[-c, c]`` after each of its updates
     (the original WGAN's Lipschitz constraint, ``c = 0.01``; recipe ``wgan``); 0 disables it.
+    ``recipe`` names a :class:`~medsr.config.recipes.RecipeSpec` and ``options`` is its own
+    section (checked against the recipe's dataclass; empty for the built-in recipes).
     """
 
-    recipe: Recipe
+    recipe: str
     steps: int
     pretrain_steps: int = 0
     d_warmup_steps: int = 0
@@ -378,6 +379,7 @@ class TrainConfig:
     log_every: int = 10
     weight_clip: float = 0.0
     guard: GuardConfig = field(default_factory=GuardConfig)
+    options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _positive("train", steps=self.steps, n_critic=self.n_critic, log_every=self.log_every)

@@ -12,23 +12,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from medsr.config.recipes import parse_options, recipe_of
 from medsr.config.schema import ROLES, ComponentConfig, ExperimentConfig
 from medsr.errors import ConfigError
 
-#: Networks each recipe needs (besides the generator) and which of them it trains.
-RECIPE_NETWORKS: dict[str, tuple[str, ...]] = {
-    "supervised": ("generator",),
-    "gan": ("generator", "discriminator"),
-    "wgan_gp": ("generator", "discriminator"),
-    "wgan": ("generator", "discriminator"),
-    "cycle": ("generator", "generator_lr", "discriminator", "discriminator_lr"),
-    "threeplayer": ("generator", "discriminator", "feature"),
-}
 _ADVERSARIAL_NAMES = ("vanilla", "lsgan", "wgan", "hinge", "ragan", "gradient_penalty", "r1")
 
 
 def validate_config(cfg: ExperimentConfig) -> None:
     """Raise :class:`~medsr.errors.ConfigError` on the first cross-section problem."""
+    spec = recipe_of(cfg)
+    parse_options(spec, cfg.train.options)
     _networks(cfg)
     _losses(cfg)
     _optim(cfg)
@@ -75,7 +69,7 @@ def _networks(cfg: ExperimentConfig) -> None:
     unknown = sorted(set(cfg.networks) - set(ROLES))
     if unknown:
         raise ConfigError(f"networks: unknown role(s) {unknown}; roles are {list(ROLES)}")
-    needed = RECIPE_NETWORKS[cfg.train.recipe]
+    needed = recipe_of(cfg).networks
     missing = [r for r in needed if r not in cfg.networks]
     if missing:
         raise ConfigError(f"recipe {cfg.train.recipe!r} needs networks {missing}")
@@ -92,16 +86,12 @@ def _networks(cfg: ExperimentConfig) -> None:
         check_kwargs(factory, kwargs, where)
         if role in ("generator", "generator_lr"):
             _generator_task(cfg, role, comp)
-    if cfg.train.recipe == "threeplayer" and cfg.networks["feature"].kwargs.get("frozen", True):
-        raise ConfigError(
-            "recipe 'threeplayer' trains the feature extractor: set networks.feature.kwargs.frozen=false "
-            "(use recipe 'gan' with a frozen extractor for DISGAN)"
-        )
 
 
 def feature_used(cfg: ExperimentConfig) -> bool:
-    """Whether the feature extractor is needed (a weighted feature term, or the 3-player recipe)."""
-    if cfg.train.recipe == "threeplayer":
+    """Whether the feature extractor is needed (a weighted feature term, or a recipe that has
+    it among its networks: the 3-player GAN trains it)."""
+    if "feature" in recipe_of(cfg).networks:
         return True
     return any(t.name == "feature" and t.weight != 0 for t in cfg.losses.terms.values())
 
@@ -174,24 +164,20 @@ def _losses(cfg: ExperimentConfig) -> None:
                 f"{where}: space=difference needs input and output on one grid (scale 1)"
             )
     adv = cfg.losses.adversarial
-    recipe = cfg.train.recipe
-    if recipe != "supervised" and adv is None:
-        raise ConfigError(f"recipe {recipe!r} needs losses.adversarial")
+    if recipe_of(cfg).adversarial and adv is None:
+        raise ConfigError(f"recipe {cfg.train.recipe!r} needs losses.adversarial")
     if adv is not None:
         check_kwargs(LOSSES.get(adv.name), adv.kwargs, "losses.adversarial")
     _lipschitz(cfg)
-    if recipe == "wgan_gp" and (adv is None or adv.name != "wgan" or adv.gradient_penalty <= 0):
-        raise ConfigError(
-            "recipe 'wgan_gp' needs losses.adversarial.name=wgan and gradient_penalty > 0"
-        )
-    if recipe == "cycle" and cfg.losses.cycle is None:
-        raise ConfigError("recipe 'cycle' needs losses.cycle (weights of the cycle terms)")
+    check = recipe_of(cfg).check  # the recipe's own cross-section checks
+    if check is not None:
+        check(cfg)
 
 
 def _lipschitz(cfg: ExperimentConfig) -> None:
     """A WGAN critic needs exactly one Lipschitz constraint: gradient penalty or weight clipping."""
     adv, clip, recipe = cfg.losses.adversarial, cfg.train.weight_clip, cfg.train.recipe
-    wgan = adv is not None and adv.name == "wgan" and recipe != "supervised"
+    wgan = adv is not None and adv.name == "wgan" and recipe_of(cfg).adversarial
     fix = (
         "set train.recipe: wgan_gp with losses.adversarial.gradient_penalty: 10 (WGAN-GP), or "
         "train.recipe: wgan with train.weight_clip: 0.01 and gradient_penalty: 0 (WGAN)"
@@ -213,19 +199,13 @@ def _lipschitz(cfg: ExperimentConfig) -> None:
             "takes one constraint (clipping biases a penalised critic, Gulrajani et al. 2017): "
             "set one of them to 0"
         )
-    if recipe == "wgan" and clip <= 0:
-        raise ConfigError(f"recipe 'wgan' clips the critic's weights: {fix}")
 
 
 def _optim(cfg: ExperimentConfig) -> None:
     stray = sorted(set(cfg.optim) - set(cfg.networks))
     if stray:
         raise ConfigError(f"optim: {stray} name no network in networks ({sorted(cfg.networks)})")
-    trained = [
-        r
-        for r in RECIPE_NETWORKS[cfg.train.recipe]
-        if r != "feature" or cfg.train.recipe == "threeplayer"
-    ]
+    trained = recipe_of(cfg).trained
     missing = [r for r in trained if r not in cfg.optim]
     if missing:
         raise ConfigError(f"recipe {cfg.train.recipe!r} trains {missing}: add optim.<role> entries")

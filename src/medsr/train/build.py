@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from medsr.config.recipes import recipe_of
 from medsr.config.schema import ExperimentConfig, OptimConfig
 from medsr.config.validate import feature_used, registry_for
 from medsr.errors import ConfigError
@@ -60,9 +61,7 @@ def build_network(role: str, name: str, kwargs: dict[str, Any]) -> nn.Module:
 def build_networks(cfg: ExperimentConfig, device: torch.device) -> dict[str, nn.Module]:
     """Every network the recipe uses, seeded by ``cfg.seed``, on ``device``, in train mode
     (networks the recipe does not use, e.g. a discriminator in a supervised run, are not built)."""
-    from medsr.config.validate import RECIPE_NETWORKS
-
-    used = set(RECIPE_NETWORKS[cfg.train.recipe]) | ({"feature"} if feature_used(cfg) else set())
+    used = set(recipe_of(cfg).networks) | ({"feature"} if feature_used(cfg) else set())
     nets: dict[str, nn.Module] = {}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
@@ -122,7 +121,7 @@ def build_adversarial(cfg: ExperimentConfig) -> tuple[Any, float, Any, Any]:
     from medsr.losses import LOSSES, GradientPenalty, InstanceNoise
 
     adv = cfg.losses.adversarial
-    if adv is None or cfg.train.recipe == "supervised":
+    if adv is None or not recipe_of(cfg).adversarial:
         return None, 0.0, None, None
     pair = LOSSES.build(adv.name, **adv.kwargs)
     penalty = GradientPenalty(weight=adv.gradient_penalty) if adv.gradient_penalty > 0 else None

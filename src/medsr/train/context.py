@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from medsr.config.schema import CycleConfig
 from medsr.losses import AdversarialLoss, GradientPenalty, InstanceNoise, clip_weights_
 from medsr.train.terms import GeneratorTerms
 
@@ -37,7 +37,8 @@ class StepContext:
         adv_weight: Weight of the generator's adversarial term.
         penalty: WGAN-GP penalty, or None.
         noise: Instance noise on discriminator inputs, or None.
-        cycle: Cycle weights (cycle recipe), or None.
+        options: The recipe's options (``RecipeSpec.step_options``: the cycle recipe's weights,
+            a recipe's parsed ``train.options``), or None.
         paired: Whether batches are paired (cycle recipe switches terms on it).
         device: Compute device.
         amp_dtype: Autocast dtype, or None for full precision.
@@ -56,7 +57,7 @@ class StepContext:
     adv_weight: float
     penalty: GradientPenalty | None
     noise: InstanceNoise | None
-    cycle: CycleConfig | None
+    options: Any
     paired: bool
     device: torch.device
     amp_dtype: torch.dtype | None

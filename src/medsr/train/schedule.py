@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from medsr.config.recipes import RECIPES
 from medsr.config.schema import ScheduleConfig, TrainConfig
 
 Phase = Literal["supervised", "pretrain", "d_warmup", "adversarial"]
@@ -61,7 +62,7 @@ def plan_step(cfg: TrainConfig, step: int) -> StepPlan:
     discriminator updates and one generator update, plus ``burst_steps`` extra discriminator
     updates every ``burst_every`` steps of the adversarial phase (mDCSRN's bursts).
     """
-    if cfg.recipe == "supervised":
+    if not RECIPES.get(cfg.recipe).adversarial:
         return StepPlan("supervised", 0, True)
     if step < cfg.pretrain_steps:
         return StepPlan("pretrain", 0, True)

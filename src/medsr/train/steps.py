@@ -1,5 +1,6 @@
-"""One step function per recipe family; the generic loop (:mod:`medsr.train.trainer`) calls
-``STEPS.get(recipe)(ctx, next_batch, plan)`` and gets back the step's scalars.
+"""One step function per recipe family; the generic loop (:mod:`medsr.train.trainer`) calls the
+step its recipe names (:class:`~medsr.config.recipes.RecipeSpec`, ``step(ctx, next_batch, plan)``)
+and gets back the step's scalars.
 
 * ``supervised``: pixel / feature terms only.
 * ``gan``: generator update (terms + adversarial), then ``plan.d_updates`` discriminator
@@ -25,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from medsr.registry import Registry
 from medsr.train.context import Batch, NextBatch, StepContext
 from medsr.train.schedule import StepPlan
 
+#: A step: ``step(ctx, next_batch, plan) -> scalars``; a recipe names its step in its
+#: :class:`~medsr.config.recipes.RecipeSpec` (``"medsr.train.steps:gan_step"``).
 StepFn = Callable[[StepContext, NextBatch, StepPlan], dict[str, float]]
-STEPS: Registry[StepFn] = Registry("training step")
 
 
 def _floats(values: dict[str, Tensor | float]) -> dict[str, float]:
@@ -156,7 +157,7 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
     ``cycle.lr_adversarial * g_adv(D_LR)``. Then D_HR (``x_hq`` vs ``sr``) and D_LR (``x_lq``
     vs ``lr_fake``) are updated together.
     """
-    assert ctx.cycle is not None
+    assert ctx.options is not None
     batch = next_batch()
     x_lq, x_hq = batch["x_lq"], batch["x_hq"]
     g_sr, g_lr = ctx.nets["generator"], ctx.nets["generator_lr"]
@@ -170,11 +171,11 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
             if ctx.paired:
                 total, logs = ctx.terms(sr, x_hq, x_lq, pretrain=not adversarial)
                 lr_pix = F.l1_loss(lr_fake.float(), x_lq.float())
-                total = total + ctx.cycle.lr_pixel * lr_pix
+                total = total + ctx.options.lr_pixel * lr_pix
                 out["g_lr_pixel"] = lr_pix.detach()
             else:
                 total, logs = ctx.terms(g_sr(lr_fake), x_hq, pretrain=not adversarial)
-            total = total + ctx.cycle.weight * cyc
+            total = total + ctx.options.weight * cyc
             out.update(logs)
             out["g_cycle"] = cyc.detach()
             if adversarial:
@@ -187,7 +188,7 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
                 adv_lr = ctx.adversarial.g_loss(
                     d_lr(lr_fake), d_lr(x_lq).detach() if need_real else None
                 )
-                total = total + ctx.adv_weight * adv_hr + ctx.cycle.lr_adversarial * adv_lr
+                total = total + ctx.adv_weight * adv_hr + ctx.options.lr_adversarial * adv_lr
                 out["g_adv"], out["g_adv_lr"] = adv_hr.detach(), adv_lr.detach()
         ctx.update(("generator", "generator_lr"), total)
         out["g_total"], out["pred_std"] = total.detach(), sr.detach().float().std()
@@ -205,11 +206,3 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
         ctx.update(("discriminator", "discriminator_lr"), loss)
         out["d_loss"], out["d_loss_lr"] = loss_hr.detach(), loss_lr.detach()
     return _floats(out)
-
-
-STEPS.register("supervised", supervised_step)
-STEPS.register("gan", gan_step)
-STEPS.register("wgan_gp", wgan_gp_step)
-STEPS.register("wgan", wgan_gp_step)
-STEPS.register("threeplayer", threeplayer_step)
-STEPS.register("cycle", cycle_step)

@@ -23,6 +23,7 @@ import torch
 
 from medsr.artifact.checkpoint import Checkpoint, save_checkpoint
 from medsr.config.load import dump_yaml
+from medsr.config.recipes import recipe_of
 from medsr.config.schema import ExperimentConfig
 from medsr.config.typed import to_plain
 from medsr.io.atomic import write_text_atomic
@@ -161,7 +162,7 @@ class Trainer:
             adv_weight=adv_w,
             penalty=penalty,
             noise=noise,
-            cycle=cfg.losses.cycle,
+            options=recipe_of(cfg).step_options(cfg),
             paired=cfg.data.mode != "unpaired",
             device=self.device,
             amp_dtype=self.amp,
@@ -260,7 +261,6 @@ class Trainer:
     def _fit(self, info: DistInfo) -> TrainResult:
         from medsr.train.log import RunLogger, truncate_log
         from medsr.train.schedule import plan_step
-        from medsr.train.steps import STEPS
 
         t0 = time.perf_counter()
         ckpt = None
@@ -293,7 +293,7 @@ class Trainer:
             else:
                 self.save_checkpoint()
             self.baseline = self._baseline()
-            step_fn = STEPS.get(cfg.train.recipe)
+            step_fn = recipe_of(cfg).step_function()
             it = iter(self._loader())
 
             def next_batch() -> dict[str, torch.Tensor]:
