@@ -108,8 +108,9 @@ def test_degrade_sidecar_npy_output(oblique: Path, tmp_path: Path) -> None:
         main(["degrade", str(oblique), "-o", str(out), "--kind", "gaussian", "--sigma", "0.1"]) == 0
     )
     record = json.loads((tmp_path / "lr.json").read_text())
-    assert record["output_file_axes"] == ["C", "D", "H", "W"]
-    assert record["output_shape_file"] == list(np.load(out).shape) == [1, *record["output_shape"]]
+    # one NPY layout for every command (issue 14): one channel is stored (D, H, W), as enhance does
+    assert record["output_file_axes"] == ["D", "H", "W"]
+    assert record["output_shape_file"] == list(np.load(out).shape) == record["output_shape"]
     assert record["output_affine"] is None and record["output_spacing_file"] is None
     np.testing.assert_allclose(record["output_affine_dhw"], read_volume(oblique).affine, atol=1e-5)
 

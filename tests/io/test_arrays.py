@@ -35,9 +35,15 @@ def test_npz_key_choice(tmp_path: Path) -> None:
 
 
 def test_npy_writer_round_trip(tmp_path: Path) -> None:
-    vol = read_volume(_npy(tmp_path / "x.npy", np.arange(24.0).reshape(2, 3, 4)))
+    arr = np.arange(24.0).reshape(2, 3, 4)
+    vol = read_volume(_npy(tmp_path / "x.npy", arr))
     out = write_volume(vol, tmp_path / "y.npy")
-    np.testing.assert_array_equal(np.load(out), vol.array)
+    np.testing.assert_array_equal(np.load(out), arr)  # the layout the user gave: (D, H, W)
+    assert np.load(out).dtype == np.float32
+    two = vol.with_array(
+        np.stack([vol.array[0], 2 * vol.array[0]])
+    )  # several channels: (C, D, H, W)
+    np.testing.assert_array_equal(np.load(write_volume(two, tmp_path / "z.npy")), two.array)
 
 
 def _npy(path: Path, arr: np.ndarray) -> Path:

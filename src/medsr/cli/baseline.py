@@ -60,8 +60,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from medsr.baselines import BASELINES, run_baseline
     from medsr.errors import ConfigError, MedsrError
-    from medsr.io import read_volume, sidecar_path, write_json_sidecar, write_volume
-    from medsr.io.sidecar import input_geometry, output_geometry
+    from medsr.io import read_volume, sidecar_path
+    from medsr.io.sidecar import input_geometry, output_geometry, write_with_sidecar
 
     try:
         spec = BASELINES.get(args.name)
@@ -95,12 +95,11 @@ def _run(args: argparse.Namespace) -> int:
     noise = {k: record[k] for k in ("sigma", "sigma_source") if k in record}
     if len(noise.get("sigma", ())) == 1:
         noise["sigma"] = noise["sigma"][0]
-    write_volume(
-        result, output, overwrite=args.overwrite, description=f"medsr baseline {args.name}"
-    )
-    write_json_sidecar(
-        sidecar,
+    write_with_sidecar(
+        result,
+        output,
         {
+            "command": "medsr baseline",
             "kind": "baseline",
             "name": args.name,
             "scale": result.meta["baseline"]["scale"],
@@ -111,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
             **noise,
         },
         overwrite=args.overwrite,
+        description=f"medsr baseline {args.name}",
     )
     spacing = tuple(round(s, 6) for s in result.spacing)
     print(f"wrote {output} {result.shape} spacing {spacing} mm (D, H, W order)")

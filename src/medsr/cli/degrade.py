@@ -256,14 +256,12 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from medsr._version import __version__
     from medsr.degrade import degrade_volume
     from medsr.degrade.pipeline import child_generators
     from medsr.errors import InputError, MedsrError
-    from medsr.io import read_volume, sidecar_path, write_json_sidecar, write_volume
-    from medsr.io.atomic import atomic_path
+    from medsr.io import read_volume, sidecar_path
     from medsr.io.dispatch import WRITE_FORMATS, extension
-    from medsr.io.sidecar import input_geometry, output_geometry
+    from medsr.io.sidecar import input_geometry, output_geometry, write_with_sidecar
 
     steps, like = _steps(args)
     output = Path(args.output)
@@ -301,7 +299,6 @@ def _run(args: argparse.Namespace) -> int:
         else [{"kind": k, "parameters": _resolved(k, p)} for k, p in steps],
         **({"like": like} if like else {}),
         "seed": args.seed,
-        "medsr_version": __version__,
         "input": str(args.input),
         "output": str(output),
         **input_geometry(volume),
@@ -310,12 +307,9 @@ def _run(args: argparse.Namespace) -> int:
         "modality": result.modality,
         "unit": result.unit,
     }
-    with (
-        atomic_path(output, overwrite=args.overwrite) as tmp_out,
-        atomic_path(sidecar, overwrite=args.overwrite) as tmp_side,
-    ):
-        write_volume(result, tmp_out, overwrite=True, description=f"medsr degrade {kinds}")
-        write_json_sidecar(tmp_side, record, overwrite=True)
+    write_with_sidecar(
+        result, output, record, overwrite=args.overwrite, description=f"medsr degrade {kinds}"
+    )
     spacing = tuple(round(s, 6) for s in result.spacing)
     print(f"wrote {output} {result.shape} spacing {spacing} mm (D, H, W order)")
     print(f"wrote {sidecar}")

@@ -64,50 +64,32 @@ class EnhanceOptions:
 
 
 def _write_image(volume: Volume, tmp: Path, ext: str, description: str) -> None:
-    from medsr.io.images import write_png
-    from medsr.io.nifti import write_nifti
+    from medsr.io.dispatch import write_image_file
 
-    if ext in (".nii", ".nii.gz"):
-        write_nifti(volume, tmp, description=description)
-    elif ext == ".npy":
-        arr = volume.array  # (C, D, H, W); one channel: (H, W) for a 2D image, else (D, H, W)
-        if arr.shape[0] == 1:
-            arr = arr[0, 0] if volume.is_2d else arr[0]
-        with open(tmp, "wb") as f:
-            np.save(f, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
-    else:
-        depth = volume.meta.get("bit_depth")  # PNG/JPG input: keep its integer scale
-        bits = 16 if depth is not None and int(depth) > 8 else 8
-        span = None if depth is None else (0.0, float(2**bits - 1))
-        write_png(volume, tmp, bits=bits, value_range=span)
+    depth = volume.meta.get("bit_depth")  # PNG/JPG input: keep its integer scale
+    bits = 16 if depth is not None and int(depth) > 8 else 8
+    span = None if depth is None else (0.0, float(2**bits - 1))
+    write_image_file(volume, tmp, ext, description=description, png_bits=bits, png_range=span)
 
 
 def _output_geometry(result: Volume, output: Path) -> dict[str, Any]:
     """Where the output's voxels are, in (D, H, W) and in the written file's order
-    (:func:`medsr.io.sidecar.output_geometry`; NPY and DICOM as :func:`_write_image` and the
-    DICOM writer store them)."""
+    (:func:`medsr.io.sidecar.output_geometry`; a DICOM series as the DICOM writer stores it)."""
     from medsr.io.dispatch import extension
 
     ext = extension(output)
-    if ext in (".nii", ".nii.gz", ".png"):
+    if ext in (".nii", ".nii.gz", ".png", ".npy"):
         return output_geometry(result, output)
-    record: dict[str, Any] = {
+    # a DICOM series: one file per D slice, each (rows, columns) = (H, W), each with its geometry
+    return {
         "output_shape": list(result.shape),
         "output_spacing": [float(s) for s in result.spacing],
         "output_affine_dhw": np.asarray(result.affine, dtype=np.float64).tolist(),
-        "output_affine": None,  # NPY stores no geometry; a DICOM series has one per file
+        "output_affine": None,
         "output_spacing_file": None,
+        "output_file_axes": ["D (files)", "H", "W"],
+        "output_shape_file": None,
     }
-    if ext == ".npy":
-        arr_shape = result.array.shape
-        axes = ["C", "D", "H", "W"]
-        if arr_shape[0] == 1:
-            axes = ["H", "W"] if result.is_2d else ["D", "H", "W"]
-        dims = dict(zip(["C", "D", "H", "W"], arr_shape, strict=True))
-        record.update(output_file_axes=axes, output_shape_file=[int(dims[a]) for a in axes])
-    else:  # a DICOM series: one file per D slice, each (rows, columns) = (H, W)
-        record.update(output_file_axes=["D (files)", "H", "W"], output_shape_file=None)
-    return record
 
 
 def _record(job: Job, vol: Volume, result: Volume, spec: Any, predictor: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from medsr.conventions import MODALITIES
@@ -131,7 +132,8 @@ def write_volume(
     """Write ``volume`` atomically; the format follows the extension.
 
     NIfTI keeps the affine (and the original voxel order of a NIfTI source), NPY stores the
-    ``(C, D, H, W)`` array without geometry, PNG stores one 2D slice.
+    array without geometry (:func:`npy_layout`: ``(D, H, W)`` for one channel), PNG stores one
+    2D slice.
 
     Args:
         volume: The volume to write.
@@ -156,17 +158,47 @@ def write_volume(
     if ext == ".png" and (volume.channels != 1 or not volume.is_2d):
         raise InputError(p, f"PNG holds one 2D slice; volume has shape {volume.array.shape}")
     with atomic_path(p, overwrite=overwrite) as tmp:
-        if ext in (".nii", ".nii.gz"):
-            from medsr.io.nifti import write_nifti
-
-            write_nifti(volume, tmp, description=description)
-        elif ext == ".npy":
-            import numpy as np
-
-            with open(tmp, "wb") as f:
-                np.save(f, volume.array, allow_pickle=False)
-        else:
-            from medsr.io.images import write_png
-
-            write_png(volume, tmp, bits=png_bits)
+        write_image_file(volume, tmp, ext, description=description, png_bits=png_bits)
     return p
+
+
+def npy_layout(volume: Volume) -> tuple[str, ...]:
+    """The axes of the array an NPY output holds: one channel drops ``C`` (and ``D`` of a 2D
+    image), so a ``(D, H, W)`` input file gives a ``(D, H, W)`` output; several channels keep
+    ``(C, D, H, W)``."""
+    if volume.channels != 1:
+        return ("C", "D", "H", "W")
+    return ("H", "W") if volume.is_2d else ("D", "H", "W")
+
+
+def write_image_file(
+    volume: Volume,
+    path: Path,
+    ext: str,
+    *,
+    description: str | None = None,
+    png_bits: int = 8,
+    png_range: Sequence[float] | None = None,
+) -> None:
+    """Write ``volume`` to ``path`` as ``ext`` (not atomic: the callers write a temporary file).
+
+    The one writer of image files behind ``enhance``, ``degrade``, ``baseline`` and
+    :func:`write_volume`: NIfTI with its affine, NPY in :func:`npy_layout` (float32), PNG one 2D
+    slice (``png_bits`` 8 or 16, values mapped from ``png_range``, default min..max).
+    """
+    if ext in (".nii", ".nii.gz"):
+        from medsr.io.nifti import write_nifti
+
+        write_nifti(volume, path, description=description)
+    elif ext == ".npy":
+        import numpy as np
+
+        arr = volume.array
+        if volume.channels == 1:
+            arr = arr[0, 0] if volume.is_2d else arr[0]
+        with open(path, "wb") as f:
+            np.save(f, np.ascontiguousarray(arr, dtype=np.float32), allow_pickle=False)
+    else:
+        from medsr.io.images import write_png
+
+        write_png(volume, path, bits=png_bits, value_range=png_range)

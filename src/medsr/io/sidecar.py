@@ -76,6 +76,36 @@ def write_json_sidecar(
     return write_text_atomic(path, text, overwrite=overwrite)
 
 
+def write_with_sidecar(
+    volume: Volume,
+    output: str | os.PathLike[str],
+    record: dict[str, Any],
+    *,
+    overwrite: bool = False,
+    description: str | None = None,
+) -> Path:
+    """Write an image and its JSON sidecar together: both commit at the end or neither does (the
+    one writer behind ``medsr degrade`` and ``medsr baseline``). ``medsr_version`` is added to
+    ``record``; the image goes through :func:`medsr.io.dispatch.write_image_file`.
+
+    Returns:
+        The sidecar's path.
+    """
+    from medsr._version import __version__
+    from medsr.io.atomic import atomic_path
+    from medsr.io.dispatch import extension, write_image_file
+
+    out = Path(output)
+    side = sidecar_path(out)
+    with (
+        atomic_path(out, overwrite=overwrite) as tmp_out,
+        atomic_path(side, overwrite=overwrite) as tmp_side,
+    ):
+        write_image_file(volume, tmp_out, extension(out), description=description)
+        write_json_sidecar(tmp_side, {**record, "medsr_version": __version__}, overwrite=True)
+    return side
+
+
 def input_geometry(volume: Volume) -> dict[str, Any]:
     """Sidecar fields of an input's shape: ``input_shape`` in ``(D, H, W)`` order and
     ``input_shape_file``, the shape as the file stores it (NIfTI: ``nibabel.load(path).shape``;
@@ -99,7 +129,8 @@ def output_geometry(volume: Volume, path: str | os.PathLike[str]) -> dict[str, A
       output gives).
     * ``output_file_axes``: which ``medsr`` axis each axis of the written array holds: NIfTI e.g.
       ``["W", "H", "D"]`` (a permutation for a source stored in another order, ``"C"`` last for
-      several channels); NPY ``["C", "D", "H", "W"]``; PNG ``["H", "W"]`` (rows, columns).
+      several channels); NPY ``["D", "H", "W"]`` (``["H", "W"]`` for a 2D image, ``["C", "D", "H", "W"]``
+      for several channels); PNG ``["H", "W"]`` (rows, columns).
     * ``output_shape_file``: the written array's shape (``nibabel.load(out).shape``,
       ``numpy.load(out).shape``, ``numpy.asarray(PIL.Image.open(out)).shape``).
     * ``output_affine``: the 4x4 taking the written file's voxel index ``(i, j, k, 1)`` to RAS+
@@ -126,8 +157,12 @@ def output_geometry(volume: Volume, path: str | os.PathLike[str]) -> dict[str, A
         affine, shape, axes = nifti_file_geometry(volume)
     elif ext == ".png":
         shape, axes = tuple(volume.array.shape[2:]), ("H", "W")
-    elif ext == ".npy":  # the (C, D, H, W) array as it is
-        shape, axes = tuple(volume.array.shape), ("C", "D", "H", "W")
+    elif ext == ".npy":  # one channel: (D, H, W), or (H, W) for a 2D image
+        from medsr.io.dispatch import npy_layout
+
+        axes = npy_layout(volume)
+        dims = dict(zip(("C", "D", "H", "W"), volume.array.shape, strict=True))
+        shape = tuple(dims[a] for a in axes)
     else:
         raise ValueError(f"no file geometry for {ext or '(no extension)'!r}")
     record.update(
