@@ -100,11 +100,9 @@ def _decode(
 
 
 def to_network(x: np.ndarray, norm: IntensityNorm, state: dict[str, float]) -> np.ndarray:
-    """Scanner units -> network units with a given per-volume state (inverse of
-    :meth:`IntensityNorm.inverse`)."""
-    if norm.kind == "hu-window":
-        return ((np.asarray(x, np.float32) - norm.lo) / (norm.hi - norm.lo)).astype(np.float32)
-    return ((np.asarray(x, np.float32) - state["offset"]) / state["scale"]).astype(np.float32)
+    """Scanner units -> network units with a given per-volume state
+    (:meth:`IntensityNorm.apply`, the one mapping)."""
+    return norm.apply(x, state)
 
 
 @dataclass

@@ -60,21 +60,33 @@ class IntensityNorm:
             raise ValueError(f"percentile q must be in (0, 100], got {self.q}")
 
     def forward(self, x: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-        """Scanner units -> network units; returns the array and the per-volume state."""
+        """Scanner units -> network units; returns the array and the per-volume state
+        (:meth:`state_of`, then :meth:`apply`)."""
+        state = self.state_of(x)
+        return self.apply(x, state), state
+
+    def state_of(self, x: np.ndarray) -> dict[str, float]:
+        """The per-volume state of ``x`` (``offset`` and ``scale``; empty for ``hu-window``)."""
         a = np.asarray(x, dtype=np.float32)
         if self.kind == "hu-window":
-            return hu_to_unit(a, lo=self.lo, hi=self.hi), {}
+            return {}
         if self.kind == "percentile":
             nz = a[a > 0]
             p = float(np.percentile(nz, self.q)) if nz.size else 1.0
-            p = p if p > 0 else 1.0
-            return (a / p).astype(np.float32), {"offset": 0.0, "scale": p}
+            return {"offset": 0.0, "scale": p if p > 0 else 1.0}
         lo, hi = float(a.min()), float(a.max())
         span = hi - lo if hi > lo else 1.0
         if self.kind == "minmax-symmetric":  # (x - centre) / half-span, so inverse() is shared
-            offset, half = lo + 0.5 * span, 0.5 * span
-            return ((a - offset) / half).astype(np.float32), {"offset": offset, "scale": half}
-        return ((a - lo) / span).astype(np.float32), {"offset": lo, "scale": span}
+            return {"offset": lo + 0.5 * span, "scale": 0.5 * span}
+        return {"offset": lo, "scale": span}
+
+    def apply(self, x: np.ndarray, state: dict[str, float]) -> np.ndarray:
+        """Scanner units -> network units with a given state: the one mapping of training,
+        validation and inference (inverse of :meth:`inverse`)."""
+        a = np.asarray(x, dtype=np.float32)
+        if self.kind == "hu-window":
+            return hu_to_unit(a, lo=self.lo, hi=self.hi)
+        return ((a - state["offset"]) / state["scale"]).astype(np.float32)
 
     def inverse(self, y: np.ndarray, state: dict[str, float]) -> np.ndarray:
         """Network units -> scanner units, given the state :meth:`forward` returned."""
