@@ -397,7 +397,8 @@ def tissue_dice_block(res: dict[str, Any]) -> list[str]:
     mask = res["mask"]
     out = [
         f"Held-out pycortex S1 inside its ROBEX brain mask ({mask['brain_voxels']:,} voxels, "
-        f"{100 * mask['brain_fraction']:.1f} % of the head); {res['threads']} threads. Dice of the "
+        f"{100 * mask['brain_fraction']:.1f} % of the head); {res['threads']} threads, "
+        f"{res.get('seconds', float('nan')) / 60:.1f} min for every model and baseline. Dice of the "
         "`tissue-dice` segmenter's CSF / GM / WM labels of each candidate against the reference's; "
         "PSNR / SSIM / HFEN under `brain-mask` in the same mask.",
         "",
