@@ -29,6 +29,10 @@ def _real_ct_slice() -> np.ndarray:
     return ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
 
 
+#: How far two bm3d calls on one input may differ (multi-threaded aggregation order).
+BM3D_REPEAT_HU = 1.0
+
+
 def _noisy(clean: np.ndarray, sigma: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return clean + sigma * _noise("ct", 0.5, clean.shape, rng)
@@ -38,8 +42,11 @@ def test_runs_in_window_units() -> None:
     x = _noisy(_real_ct_slice()[32:96, 32:96], 60.0, 0)
     lo, hi = BM3D_WINDOW_HU
     unit = bm3d.bm3d((x - lo) / (hi - lo), sigma_psd=60.0 / (hi - lo))
-    # bm3d works in float32: agreement to 0.01 HU
-    np.testing.assert_allclose(bm3d_ct(x, sigma=60.0), unit * (hi - lo) + lo, atol=1e-2)
+    # bm3d's multi-threaded aggregation adds in a varying order: two calls on one input differ by
+    # ~0.001 HU, and by 0.3 HU seen under CPU contention (bm3d's profiles.py says so). 1 HU is
+    # still 47x tighter than a wrong mapping (sigma 50 instead of 60: 47 HU; the image's own
+    # min..max as the window: 91 HU).
+    np.testing.assert_allclose(bm3d_ct(x, sigma=60.0), unit * (hi - lo) + lo, atol=BM3D_REPEAT_HU)
     np.testing.assert_array_equal(bm3d_ct(x, sigma=0.0), x)
 
 
@@ -64,7 +71,9 @@ def test_run_baseline_records_the_sigma_it_used() -> None:
     given = run_baseline("bm3d", vol, sigma=30.0)
     assert given.meta["baseline"]["sigma"] == [30.0]
     assert given.meta["baseline"]["sigma_source"] == "given"
-    np.testing.assert_allclose(given.array[0], bm3d_ct(vol.array[0], sigma=30.0), atol=1e-3)
+    np.testing.assert_allclose(
+        given.array[0], bm3d_ct(vol.array[0], sigma=30.0), atol=BM3D_REPEAT_HU
+    )
     assert not np.allclose(given.array, est.array, atol=1.0)  # the sigma matters
 
 
