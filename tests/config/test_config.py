@@ -3,6 +3,7 @@ references and impossible combinations fail at load time with the key in the mes
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,26 @@ def test_yaml_12_scalars_in_files_and_overrides(tmp_path: Path) -> None:
 def test_task_protocols_are_no_validation_protocol(protocol: str, what: str) -> None:
     with pytest.raises(ConfigError, match=f"measures tissue {what}.*, not val.metric"):
         config_from_plain(apply_overrides(_plain(), [f"val.protocol={protocol}"]))
+
+
+def test_renamed_cycle_keys_still_load_and_resume() -> None:
+    """``losses.cycle.lr_pixel`` / ``lr_adversarial`` became ``lq_*`` (``lr`` is the learning rate):
+    old configs and checkpoints load as if written with the new names, a resume accepts them,
+    and giving both names is refused."""
+    from medsr.train.rundir import check_resume_config
+
+    new = to_plain(load_config(CONFIGS / "tiny" / "srrescycgan.yaml"))
+    old = copy.deepcopy(new)
+    cycle = old["losses"]["cycle"]
+    cycle["lr_pixel"], cycle["lr_adversarial"] = cycle.pop("lq_pixel"), cycle.pop("lq_adversarial")
+    del old["train"]["options"]  # written before the recipe options existed
+    cfg = config_from_plain(old)
+    assert (cfg.losses.cycle.lq_pixel, cfg.losses.cycle.lq_adversarial) == (10.0, 5e-3)
+    assert "lr_pixel" in old["losses"]["cycle"]  # the caller's data is not changed
+    check_resume_config(old, new, step=10)
+    both = copy.deepcopy(old)
+    both["losses"]["cycle"]["lq_pixel"] = 1.0
+    with pytest.raises(
+        ConfigError, match=r"losses\.cycle: 'lr_pixel' is the old name of 'lq_pixel'"
+    ):
+        config_from_plain(both)

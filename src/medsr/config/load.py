@@ -165,13 +165,48 @@ def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str,
     return out
 
 
+#: Keys renamed since configs were first written: ``(section path, old key, new key)``. A config
+#: (or a checkpoint's stored config) with an old key loads as if it had the new one.
+_RENAMED: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("losses", "cycle"), "lr_pixel", "lq_pixel"),
+    (("losses", "cycle"), "lr_adversarial", "lq_adversarial"),
+)
+
+
+def migrate_plain(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with renamed keys moved to their new names (a copy where anything moved).
+
+    Raises:
+        ConfigError: When a section holds both the old and the new key.
+    """
+    out = data
+    for path, old, new in _RENAMED:
+        section: Any = data
+        for key in path:
+            section = section.get(key) if isinstance(section, dict) else None
+        if not isinstance(section, dict) or old not in section:
+            continue
+        where = ".".join(path)
+        if new in section:
+            raise ConfigError(f"{where}: {old!r} is the old name of {new!r}; give one of them")
+        if out is data:
+            import copy
+
+            out = copy.deepcopy(data)
+        target = out
+        for key in path:
+            target = target[key]
+        target[new] = target.pop(old)
+    return out
+
+
 def config_from_plain(data: dict[str, Any], *, validate: bool = True) -> ExperimentConfig:
     """Typed config from plain data, checked (see :func:`medsr.config.validate.validate_config`).
 
     Raises:
         ConfigError: On any problem, naming the key.
     """
-    cfg = from_plain(ExperimentConfig, data)
+    cfg = from_plain(ExperimentConfig, migrate_plain(data))
     if validate:
         from medsr.config.validate import validate_config
 

@@ -263,11 +263,13 @@ class AdversarialConfig:
 
 @dataclass
 class CycleConfig:
-    """Cycle recipe weights (SRResCycGAN): cycle L1, G_LR pixel L1, G_LR adversarial."""
+    """Cycle recipe weights (SRResCycGAN): cycle L1, the degrading generator's (G_LQ) pixel L1 and
+    adversarial term. ``lq_*`` was ``lr_*`` before (``lr`` is the learning rate here); configs
+    with the old keys still load (:func:`medsr.config.load.config_from_plain`)."""
 
     weight: float = 10.0
-    lr_pixel: float = 10.0
-    lr_adversarial: float = 5e-3
+    lq_pixel: float = 10.0
+    lq_adversarial: float = 5e-3
 
 
 @dataclass

@@ -214,9 +214,9 @@ def check_resume_config(
     Raises:
         ConfigError: Listing the changed keys.
     """
-    from medsr.config.load import diff_plain
+    from medsr.config.load import diff_plain, migrate_plain
 
-    stored = _fill_new_defaults(stored, given)
+    stored = _fill_new_defaults(migrate_plain(stored), given)  # renamed keys, new empty defaults
     changed = [
         k
         for k in diff_plain(stored, given)

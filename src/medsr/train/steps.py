@@ -152,9 +152,9 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
 
     Generators: ``sr = G_SR(x_lq)``, ``lr_fake = G_LR(x_hq)``. The generator loss is the LR
     cycle ``cycle.weight * L1(G_LR(sr), x_lq)``, the terms on ``(sr, x_hq)`` when paired or on
-    the HR cycle ``(G_SR(lr_fake), x_hq)`` when unpaired, ``cycle.lr_pixel * L1(lr_fake, x_lq)``
+    the HR cycle ``(G_SR(lr_fake), x_hq)`` when unpaired, ``cycle.lq_pixel * L1(lr_fake, x_lq)``
     when paired, and in the GAN phase ``adv_weight * g_adv(D_HR)`` +
-    ``cycle.lr_adversarial * g_adv(D_LR)``. Then D_HR (``x_hq`` vs ``sr``) and D_LR (``x_lq``
+    ``cycle.lq_adversarial * g_adv(D_LR)``. Then D_HR (``x_hq`` vs ``sr``) and D_LR (``x_lq``
     vs ``lr_fake``) are updated together.
     """
     assert ctx.options is not None
@@ -171,8 +171,8 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
             if ctx.paired:
                 total, logs = ctx.terms(sr, x_hq, x_lq, pretrain=not adversarial)
                 lr_pix = F.l1_loss(lr_fake.float(), x_lq.float())
-                total = total + ctx.options.lr_pixel * lr_pix
-                out["g_lr_pixel"] = lr_pix.detach()
+                total = total + ctx.options.lq_pixel * lr_pix
+                out["g_lq_pixel"] = lr_pix.detach()
             else:
                 total, logs = ctx.terms(g_sr(lr_fake), x_hq, pretrain=not adversarial)
             total = total + ctx.options.weight * cyc
@@ -188,7 +188,7 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
                 adv_lr = ctx.adversarial.g_loss(
                     d_lr(lr_fake), d_lr(x_lq).detach() if need_real else None
                 )
-                total = total + ctx.adv_weight * adv_hr + ctx.options.lr_adversarial * adv_lr
+                total = total + ctx.adv_weight * adv_hr + ctx.options.lq_adversarial * adv_lr
                 out["g_adv"], out["g_adv_lr"] = adv_hr.detach(), adv_lr.detach()
         ctx.update(("generator", "generator_lr"), total)
         out["g_total"], out["pred_std"] = total.detach(), sr.detach().float().std()
