@@ -31,7 +31,20 @@ from typing import Any
 
 import numpy as np
 
-from medsr.errors import ConfigError, InputError
+from medsr._version import __version__
+from medsr.degrade.apply import degrade_volume
+from medsr.degrade.pipeline import child_generators
+from medsr.degrade.recorded import kinds_of_stages, recorded_degradation
+from medsr.demo_cases import crop_to_multiple
+from medsr.errors import ConfigError, InputError, MedsrError
+from medsr.infer.engines import load_engine
+from medsr.infer.predictor import Predictor
+from medsr.io import read_volume
+from medsr.io.atomic import atomic_dir, write_text_atomic
+from medsr.io.nifti import write_nifti
+from medsr.metrics.masks import foreground_mask
+from medsr.metrics.tissue_dice import tissue_labels
+from medsr.nn.sliding_window import balanced_windows
 from medsr.volume import Volume
 
 #: Label values written by :func:`augment_scans` (T1 contrast).
@@ -107,7 +120,6 @@ def augment_scans(
         InputError: An unreadable scan, a mask or label file off its scan's grid, an empty mask.
         MedsrError: ``out`` exists and ``overwrite`` is off, or the model produced NaN/Inf.
     """
-    from medsr.io.atomic import atomic_dir
 
     opt = options or AugmentOptions()
     _check_lists(scans, opt)
@@ -117,7 +129,6 @@ def augment_scans(
 
 
 def _degradation(model: str | os.PathLike[str]) -> tuple[list[tuple[str, dict[str, Any]]], str]:
-    from medsr.degrade.recorded import kinds_of_stages, recorded_degradation
 
     recorded, checkpoint = recorded_degradation(str(model))
     return kinds_of_stages(recorded, model=str(model)), checkpoint
@@ -132,12 +143,6 @@ def _write_set(
     steps: list[tuple[str, dict[str, Any]]],
     checkpoint: str,
 ) -> dict[str, Any]:
-    from medsr._version import __version__
-    from medsr.infer.engines import load_engine
-    from medsr.infer.predictor import Predictor
-    from medsr.io import read_volume
-    from medsr.io.atomic import write_text_atomic
-    from medsr.io.nifti import write_nifti
 
     net, spec = load_engine(str(model), device=opt.device)
     (tmp / "images").mkdir()
@@ -200,7 +205,6 @@ def _tiling(
     """The window and overlap: given, else the Predictor's for a 2D model and balanced windows of
     <= 48^3 input voxels for a 3D model that upsamples (its output-size dense blocks would need
     several GB per 64^3 window)."""
-    from medsr.nn.sliding_window import balanced_windows
 
     if window is not None or spec.spatial_dims != 3 or max(spec.scale) == 1:
         return window, 0.25
@@ -217,12 +221,6 @@ def _simulated(
     scale: tuple[int, int, int],
 ) -> tuple[Volume, Volume, Volume]:
     """``(high-resolution scan cropped to the scale, its degraded copy, its tissue labels)``."""
-    from medsr.degrade.apply import degrade_volume
-    from medsr.degrade.pipeline import child_generators
-    from medsr.demo_cases import crop_to_multiple
-    from medsr.io import read_volume
-    from medsr.metrics.masks import foreground_mask
-    from medsr.metrics.tissue_dice import tissue_labels
 
     if opt.masks is not None:
         mask_vol = read_volume(opt.masks[i])
@@ -247,7 +245,6 @@ def _simulated(
 
 
 def _given_labels(path: str | os.PathLike[str], scan: str | os.PathLike[str]) -> Volume:
-    from medsr.io import read_volume
 
     labels = read_volume(path)
     values = labels.array
@@ -257,7 +254,6 @@ def _given_labels(path: str | os.PathLike[str], scan: str | os.PathLike[str]) ->
 
 
 def _check_sr(sr: Volume, hr: Volume | None, labels: Volume | None, *, scan: Any) -> None:
-    from medsr.errors import MedsrError
 
     if not np.all(np.isfinite(sr.array)):
         raise MedsrError(f"{scan}: the model produced NaN/Inf voxels; nothing was written")

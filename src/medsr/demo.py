@@ -35,6 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
+from medsr._version import __version__
+from medsr.artifact.checkpoint import load_checkpoint
+from medsr.artifact.zoo import BUNDLED, available, bundled_path, read_card
+from medsr.data import catalogue
 from medsr.demo_cases import (
     Progress,
     load_reference,
@@ -43,6 +47,12 @@ from medsr.demo_cases import (
     run_sr2d,
     run_sr3d,
 )
+from medsr.demo_curve import CURVE_FILE, curve_partner, gan_weight_curve
+from medsr.errors import ConfigError, MissingDependencyError
+from medsr.io import write_volume
+from medsr.io.atomic import write_text_atomic
+from medsr.metrics import evaluate_volumes, format_table
+from medsr.metrics.aggregate import cases_to_csv, write_json
 from medsr.volume import Volume
 
 DEFAULT_SCAN = "mni152_2009a"
@@ -116,9 +126,6 @@ def plan_cases(
             runs in the GAN model's cases (:attr:`CasePlan.psnr_model`) instead of cases of its
             own; ``benchmarks/quality.py`` asks for every model.
     """
-    from medsr.artifact.zoo import BUNDLED, available
-    from medsr.data import catalogue
-    from medsr.errors import ConfigError, MissingDependencyError
 
     installed = set(available())
     if models is not None:
@@ -187,8 +194,6 @@ def plan_cases(
 
 def _trained_on(model: str) -> set[str]:
     """Catalogue scans of a bundled model's training set (from its checkpoint's config)."""
-    from medsr.artifact.checkpoint import load_checkpoint
-    from medsr.artifact.zoo import bundled_path
 
     cfg = load_checkpoint(bundled_path(model)).config
     data = cfg.get("data", {}) if isinstance(cfg, dict) else {}
@@ -253,12 +258,6 @@ def run_demo(
     Raises:
         MissingDependencyError: If the default scan's package is not installed.
     """
-    from medsr.artifact.zoo import read_card
-    from medsr.demo_curve import CURVE_FILE, curve_partner, gan_weight_curve
-    from medsr.io import write_volume
-    from medsr.io.atomic import write_text_atomic
-    from medsr.metrics import evaluate_volumes, format_table
-    from medsr.metrics.aggregate import cases_to_csv, write_json
 
     say = progress or (lambda _msg: None)
     t0 = time.perf_counter()
@@ -418,7 +417,6 @@ def run_demo(
 
 
 def _version() -> str:
-    from medsr._version import __version__
 
     return __version__
 

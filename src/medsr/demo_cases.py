@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from medsr.baselines import run_baseline
+from medsr.data import catalogue
+from medsr.degrade.kspace_consistency import apply_data_consistency
+from medsr.degrade.volumes import downsample_volume, lowdose_ct_volume, truncate_kspace_volume
+from medsr.errors import MissingDependencyError
 from medsr.geometry import crop_affine
+from medsr.infer.engines import load_engine
+from medsr.infer.predictor import Predictor
+from medsr.nn.memory import native_bf16 as probe
+from medsr.nn.sliding_window import balanced_windows
 from medsr.volume import Volume
 
 if TYPE_CHECKING:
@@ -47,7 +56,6 @@ def crop_to_multiple(volume: Volume, factor: Sequence[int]) -> Volume:
 
 def native_bf16() -> bool:
     """Whether this CPU runs bf16 convolutions natively (see :func:`medsr.nn.memory.native_bf16`)."""
-    from medsr.nn.memory import native_bf16 as probe
 
     return probe()
 
@@ -72,10 +80,6 @@ def make_predictor(
     """
     import torch
 
-    from medsr.infer.engines import load_engine
-    from medsr.infer.predictor import Predictor
-    from medsr.nn.sliding_window import balanced_windows
-
     net, spec = load_engine(model, gan_weight=gan_weight)
     if task == "sr3d":  # the fewest windows of <= 112^3 that tile the volume with 16 voxels shared
         win, ov = balanced_windows(shape, max_window=112, min_overlap=16)
@@ -93,9 +97,6 @@ def make_predictor(
 def run_sr3d(
     case: CasePlan, ref: Volume, say: Progress, precision: str
 ) -> tuple[dict[str, Volume], dict]:
-    from medsr.baselines import run_baseline
-    from medsr.degrade.kspace_consistency import apply_data_consistency
-    from medsr.degrade.volumes import truncate_kspace_volume
 
     f = KSPACE_FACTOR
     zero_filled = truncate_kspace_volume(ref, factor=f, keep_shape=True)
@@ -128,8 +129,6 @@ def run_sr3d(
 def run_sr2d(
     case: CasePlan, ref: Volume, say: Progress, precision: str
 ) -> tuple[dict[str, Volume], dict]:
-    from medsr.baselines import run_baseline
-    from medsr.degrade.volumes import downsample_volume
 
     f = SR2D_FACTOR
     low = downsample_volume(ref, factor=f, method="bicubic")
@@ -160,9 +159,6 @@ def true_noise_sigma(low: Volume, ref: Volume) -> float:
 def run_denoise2d(
     case: CasePlan, ref: Volume, say: Progress, seed: int, benchmark: bool = False
 ) -> tuple[dict[str, Volume], dict, list[str]]:
-    from medsr.baselines import run_baseline
-    from medsr.degrade.volumes import lowdose_ct_volume
-    from medsr.errors import MissingDependencyError
 
     say(f"quarter-dose CT simulation of {case.scan}")
     rng = np.random.default_rng(seed)
@@ -195,7 +191,6 @@ def run_denoise2d(
 
 
 def load_reference(case: CasePlan) -> Volume:
-    from medsr.data import catalogue
 
     vol = catalogue.load(case.scan)
     if case.task == "denoise2d":

@@ -24,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from medsr.artifact.zoo import BUNDLED, available
+from medsr.demo_cases import make_predictor
 from medsr.geometry import crop_affine
+from medsr.metrics.protocols import get_protocol
 from medsr.volume import Volume
 
 #: The blend weights of the curve: 0 is the PSNR model, 1 the GAN model as trained.
@@ -42,7 +45,6 @@ CURVE_FILE = "gan_weight_curve.json"
 
 def curve_partner(model: str) -> str:
     """The installed PSNR partner of a bundled GAN model (``""`` if none is named or installed)."""
-    from medsr.artifact.zoo import BUNDLED, available
 
     entry = BUNDLED.get(model)
     if entry is None or entry.stage != "gan" or not entry.psnr_model:
@@ -141,7 +143,6 @@ def crop_metrics(
         protocol: Registered protocol name.
         per_slice: Evaluate every slice along D as a 2D image and average the metrics.
     """
-    from medsr.metrics.protocols import get_protocol
 
     proto = get_protocol(protocol)
     p = np.asarray(pred)
@@ -200,8 +201,6 @@ def gan_weight_curve(
         InputError: If the PSNR partner is missing or does not match (see ``load_engine``).
         ValueError: Without protocols, or with a weight outside [0, 1].
     """
-    from medsr.artifact.zoo import BUNDLED
-    from medsr.demo_cases import make_predictor
 
     if not protocols:
         raise ValueError("gan_weight_curve needs at least one protocol (the primary one first)")
