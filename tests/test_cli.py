@@ -22,6 +22,19 @@ def test_version_and_help_are_fast_and_light() -> None:
     assert out.stdout.strip() == "[]", f"heavy modules imported by the CLI parser: {out.stdout}"
 
 
+def test_listing_the_bundled_models_does_not_load_torch() -> None:
+    """``medsr models`` reads the index and the cards only (it stays instant)."""
+    code = (
+        "import sys, io, contextlib;"
+        "from medsr.cli.main import main;"
+        "f = io.StringIO();"
+        "ctx = contextlib.redirect_stdout(f); ctx.__enter__(); main(['models', '--json']); ctx.__exit__(None, None, None);"
+        "print([m for m in ('torch','scipy','nibabel','pydicom') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout[-300:]
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--version"])

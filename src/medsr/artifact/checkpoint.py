@@ -32,9 +32,11 @@ from typing import Any
 import torch
 
 from medsr._version import __version__
+from medsr.conventions import MODALITIES
 from medsr.data.intensity import IntensityNorm
 from medsr.errors import InputError
 from medsr.io.atomic import atomic_path
+from medsr.models.generators import GENERATORS
 
 FORMAT = "medsr-checkpoint"
 FORMAT_VERSION = 1
@@ -87,7 +89,6 @@ class Checkpoint:
             InputError: Naming the checkpoint file, for an unknown registry key, constructor
                 arguments the generator does not take, or weights that do not fit it.
         """
-        from medsr.models.generators import GENERATORS
 
         where = self.path if self.path is not None else f"checkpoint of {self.model_name!r}"
         try:
@@ -119,7 +120,6 @@ def _first_problem(exc: BaseException) -> str:
 
 def check_task(modality: Any, spatial_dims: Any, scale: Any) -> str | None:
     """What is wrong with a checkpoint's ``task`` fields, or None when they are usable."""
-    from medsr.conventions import MODALITIES
 
     if modality not in MODALITIES:
         return f"task.modality must be one of {MODALITIES}, got {modality!r}"

@@ -14,7 +14,12 @@ from typing import Any
 
 from medsr.config.recipes import parse_options, recipe_of
 from medsr.config.schema import ROLES, ComponentConfig, ExperimentConfig
+from medsr.conventions import normalize_scale
+from medsr.data import catalogue
 from medsr.errors import ConfigError
+from medsr.losses import LOSSES
+from medsr.metrics.protocols import PROTOCOLS, TissueDiceProtocol, TissueHUProtocol
+from medsr.models.features import FEATURES
 
 _ADVERSARIAL_NAMES = ("vanilla", "lsgan", "wgan", "hinge", "ragan", "gradient_penalty", "r1")
 
@@ -40,7 +45,6 @@ def registry_for(role: str) -> Any:
         from medsr.models.discriminators import DISCRIMINATORS
 
         return DISCRIMINATORS
-    from medsr.models.features import FEATURES
 
     return FEATURES
 
@@ -113,7 +117,6 @@ def _feature_weights(comp: ComponentConfig, where: str) -> None:
 
 def _generator_task(cfg: ExperimentConfig, role: str, comp: ComponentConfig) -> None:
     """The generator's ``spatial_dims`` and ``scale`` (given or default) match the task's."""
-    from medsr.conventions import normalize_scale
 
     dims = cfg.task.spatial_dims
     where = f"networks.{role}.kwargs"
@@ -141,7 +144,6 @@ def _default(params: Any, name: str, fallback: Any) -> Any:
 
 
 def _losses(cfg: ExperimentConfig) -> None:
-    from medsr.losses import LOSSES
 
     for key, term in cfg.losses.terms.items():
         where = f"losses.terms.{key}"
@@ -261,8 +263,6 @@ def _source_exists(scan: str) -> None:
     """A catalogue name or an existing path (nothing is read)."""
     import difflib
 
-    from medsr.data import catalogue
-
     names = [e.name for e in catalogue.entries()]
     if scan in names or Path(scan).exists():
         return
@@ -275,7 +275,6 @@ def _source_exists(scan: str) -> None:
 
 
 def _val(cfg: ExperimentConfig) -> None:
-    from medsr.metrics.protocols import PROTOCOLS, TissueDiceProtocol, TissueHUProtocol
 
     _lookup(PROTOCOLS, cfg.val.protocol, "val.protocol")
     if isinstance(PROTOCOLS.get(cfg.val.protocol), TissueHUProtocol):

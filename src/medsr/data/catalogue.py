@@ -23,6 +23,7 @@ from typing import Literal
 
 from medsr.data import sources
 from medsr.errors import MissingDependencyError
+from medsr.io import read_volume
 from medsr.volume import Volume
 
 Role = Literal["train", "test", "measure"]
@@ -389,6 +390,5 @@ def _read(entry: Entry, path: Path) -> Volume:
         from medsr.io.dicom_zip import read_dicom_zip
 
         return read_dicom_zip(path)
-    from medsr.io import read_volume
 
     return read_volume(path, modality=entry.modality)

@@ -22,9 +22,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from medsr.data import catalogue
 from medsr.data.intensity import IntensityNorm
 from medsr.data.samplers import augment, crop_start, foreground_index
 from medsr.errors import ConfigError
+from medsr.io import read_paired_ct, read_volume
 from medsr.volume import Volume
 
 _SCANS: dict[tuple[Any, ...], tuple[Volume, Volume | None]] = {}
@@ -82,8 +84,6 @@ def _decode(
     attenuation: bool = False,
     slice_axis: int = 0,
 ) -> tuple[Volume, Volume | None]:
-    from medsr.data import catalogue
-    from medsr.io import read_paired_ct, read_volume
 
     if paired_ct:
         return read_paired_ct(scan, attenuation=attenuation, slice_axis=slice_axis)

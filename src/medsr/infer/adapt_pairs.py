@@ -30,6 +30,10 @@ from typing import Any
 import numpy as np
 
 from medsr.artifact.spec import ModelSpec
+from medsr.data.datasets import to_network
+from medsr.degrade import DEGRADATIONS, DegradationPipeline
+from medsr.degrade._common import per_axis
+from medsr.degrade.kspace import kspace_keep_count, truncate_kspace
 from medsr.errors import ConfigError, InputError
 from medsr.volume import Volume
 
@@ -86,7 +90,6 @@ def kspace_factor(spec: ModelSpec) -> tuple[float, float, float] | None:
     Raises:
         ConfigError: For a malformed factor.
     """
-    from medsr.degrade._common import per_axis
 
     raw = spec.source.get("kspace_factor")
     if raw is None:
@@ -151,7 +154,6 @@ def check_adaptable(spec: ModelSpec, *, axis: int = 0, two_d: bool = False) -> s
             f"--adapt: the x{'x'.join(map(str, scale))} model records no degradation in its "
             "training config (data.degradation), so its own downsampling is unknown"
         )
-    from medsr.degrade import DegradationPipeline
 
     DegradationPipeline(stages)  # unknown names or arguments: ConfigError
     return "degradation"
@@ -205,7 +207,6 @@ def kspace_pair(
     Raises:
         InputError: When a truncated axis has fewer than ``MIN_COARSE`` coarse samples.
     """
-    from medsr.degrade.kspace import kspace_keep_count, truncate_kspace
 
     coarse_shape = [kspace_keep_count(n, factor=f) for n, f in zip(x.shape[1:], factor)]
     for n, m, f in zip(x.shape[1:], coarse_shape, factor):
@@ -239,8 +240,6 @@ def degradation_pair(
         ConfigError: Missing or unknown stages, or stages whose output grid is not the input grid
             divided by the scale.
     """
-    from medsr.data.datasets import to_network
-    from medsr.degrade import DEGRADATIONS, DegradationPipeline
 
     stages, units = _stages(spec)
     scale = volume_scale(spec, axis=axis, two_d=volume.is_2d)

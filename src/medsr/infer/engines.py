@@ -18,8 +18,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.artifact.spec import ModelSpec, kspace_factor_from_config, sha256_file
+from medsr.artifact.zoo import resolve_model
 from medsr.errors import ConfigError, InputError, MissingDependencyError
+from medsr.infer.interpolate import interpolate_state, psnr_partner
 
 Engine = Literal["torch", "onnxruntime"]
 ENGINES: tuple[str, ...] = ("torch", "onnxruntime")
@@ -90,8 +93,6 @@ def load_torch_checkpoint(
         InputError: Missing file, not a medsr checkpoint, executable pickle content, or a
             checkpoint that does not build its model.
     """
-    from medsr.artifact.checkpoint import load_checkpoint
-    from medsr.artifact.zoo import resolve_model
 
     p = resolve_model(path)
     ckpt = load_checkpoint(p)
@@ -118,8 +119,6 @@ def load_torch_checkpoint(
 def _interpolate(ckpt: Any, ref: str | os.PathLike[str], weight: float) -> str:
     """Blend ``ckpt``'s generator with its PSNR partner in place (see ``load_engine``); returns
     the partner's file name and hash prefix."""
-    from medsr.artifact.checkpoint import load_checkpoint
-    from medsr.infer.interpolate import interpolate_state, psnr_partner
 
     if not 0.0 <= weight <= 1.0:
         raise ConfigError(f"--gan-weight must be in [0, 1], got {weight}")

@@ -21,9 +21,23 @@ from typing import Any
 
 import numpy as np
 
+from medsr._version import __version__
+from medsr.artifact.checkpoint import save_checkpoint
+from medsr.artifact.spec import sha256_file
+from medsr.artifact.zoo import resolve_model
+from medsr.degrade.kspace_consistency import apply_data_consistency, measured_band
 from medsr.errors import ConfigError, MedsrError
+from medsr.infer.adapt import AdaptOptions
+from medsr.infer.engines import load_engine
 from medsr.infer.jobs import Job, plan
-from medsr.io.sidecar import input_geometry, output_geometry
+from medsr.infer.plane import chosen_plane
+from medsr.infer.predictor import ModalityWarning, Predictor
+from medsr.io import read_volume
+from medsr.io.atomic import atomic_dir, atomic_path, claim_outputs
+from medsr.io.dispatch import extension, write_image_file
+from medsr.io.memory import memory_plan
+from medsr.io.sidecar import input_geometry, output_geometry, write_json_sidecar
+from medsr.memory import enhance_plan
 from medsr.volume import Volume
 
 
@@ -64,7 +78,6 @@ class EnhanceOptions:
 
 
 def _write_image(volume: Volume, tmp: Path, ext: str, description: str) -> None:
-    from medsr.io.dispatch import write_image_file
 
     depth = volume.meta.get("bit_depth")  # PNG/JPG input: keep its integer scale
     bits = 16 if depth is not None and int(depth) > 8 else 8
@@ -75,7 +88,6 @@ def _write_image(volume: Volume, tmp: Path, ext: str, description: str) -> None:
 def _output_geometry(result: Volume, output: Path) -> dict[str, Any]:
     """Where the output's voxels are, in (D, H, W) and in the written file's order
     (:func:`medsr.io.sidecar.output_geometry`; a DICOM series as the DICOM writer stores it)."""
-    from medsr.io.dispatch import extension
 
     ext = extension(output)
     if ext in (".nii", ".nii.gz", ".png", ".npy"):
@@ -93,7 +105,6 @@ def _output_geometry(result: Volume, output: Path) -> dict[str, Any]:
 
 
 def _record(job: Job, vol: Volume, result: Volume, spec: Any, predictor: Any) -> dict[str, Any]:
-    from medsr._version import __version__
 
     src = dict(spec.source)
     return {
@@ -141,7 +152,6 @@ def _adapt_options(opt: EnhanceOptions, *, n_jobs: int) -> Any:
             raise ConfigError(f"--save-adapted writes one checkpoint: give one input, not {n_jobs}")
         if os.path.lexists(opt.save_adapted) and not opt.overwrite:
             raise MedsrError(f"{opt.save_adapted}: already exists; pass --overwrite to replace it")
-    from medsr.infer.adapt import AdaptOptions
 
     return AdaptOptions(
         steps=opt.adapt, lr=opt.adapt_lr, seed=opt.seed, threads=opt.threads,
@@ -152,8 +162,6 @@ def _adapt_options(opt: EnhanceOptions, *, n_jobs: int) -> Any:
 def _input_digest(path: Path) -> str:
     """sha256 of an input file; for a folder (DICOM series), of its files' names and digests."""
     import hashlib
-
-    from medsr.artifact.spec import sha256_file
 
     if path.is_file():
         return sha256_file(path)
@@ -173,10 +181,6 @@ def _save_adapted(
 ) -> Path:
     """Write the adapted weights as a medsr checkpoint with their provenance."""
     from dataclasses import replace
-
-    from medsr.artifact.checkpoint import save_checkpoint
-    from medsr.artifact.spec import sha256_file
-    from medsr.artifact.zoo import resolve_model
 
     src = resolve_model(model)
     provenance = {
@@ -216,7 +220,6 @@ def enhance_files(
             folder cannot be written, or the model produced NaN/Inf voxels.
         ConfigError: Bad option combinations.
     """
-    from medsr.io.atomic import claim_outputs
 
     opt = options or EnhanceOptions()
     jobs = plan(inputs, output, dicom_out=opt.dicom_out)
@@ -244,17 +247,6 @@ def _enhance_jobs(
 ) -> list[dict[str, Any]]:
     """The work of :func:`enhance_files` once its outputs are claimed."""
     import torch
-
-    from medsr.degrade.kspace_consistency import apply_data_consistency, measured_band
-    from medsr.infer.engines import load_engine
-    from medsr.infer.plane import chosen_plane
-    from medsr.infer.predictor import ModalityWarning, Predictor
-    from medsr.io import read_volume
-    from medsr.io.atomic import atomic_dir, atomic_path
-    from medsr.io.dispatch import extension
-    from medsr.io.memory import memory_plan
-    from medsr.io.sidecar import write_json_sidecar
-    from medsr.memory import enhance_plan
 
     if opt.device is not None:
         from medsr.devices import parse_device

@@ -23,9 +23,13 @@ import numpy as np
 import torch
 
 from medsr._version import __version__
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.artifact.spec import ModelSpec, kspace_factor_from_config, sha256_file
 from medsr.errors import ConfigError, MedsrError, MissingDependencyError
 from medsr.infer.engines import EXPORT_FORMAT, export_sidecar_path
+from medsr.infer.halo import exact_halo
+from medsr.io.atomic import atomic_path
+from medsr.io.sidecar import write_json_sidecar
 
 ExportFormat = Literal["onnx", "torchscript"]
 FORMATS: tuple[str, ...] = ("onnx", "torchscript")
@@ -121,10 +125,6 @@ def export_model(
             model on an input of another size.
         MissingDependencyError: ONNX packages are missing.
     """
-    from medsr.artifact.checkpoint import load_checkpoint
-    from medsr.infer.halo import exact_halo
-    from medsr.io.atomic import atomic_path
-    from medsr.io.sidecar import write_json_sidecar
 
     if format not in FORMATS:
         raise ConfigError(f"unknown export format {format!r}; use one of {FORMATS}")

@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from medsr.errors import MedsrError
+from medsr.models.analysis import receptive_field
 
 
 def exact_halo(
@@ -47,7 +48,6 @@ def exact_halo(
         MedsrError: If the field still reaches the border of the largest probe (a global
             operation such as attention pooling makes exact tiling impossible: use blended mode).
     """
-    from medsr.models.analysis import receptive_field
 
     top = max_probe or 512
 

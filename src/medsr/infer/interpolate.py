@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from medsr.artifact.zoo import BUNDLED, is_bundled_name, resolve_model
 from medsr.errors import InputError
 
 
@@ -29,7 +30,6 @@ def psnr_partner(model_ref: str | os.PathLike[str], config: dict[str, Any]) -> P
     Raises:
         InputError: When the model names no partner, or the partner is not installed.
     """
-    from medsr.artifact.zoo import BUNDLED, is_bundled_name, resolve_model
 
     ref = str(model_ref)
     partner = ""

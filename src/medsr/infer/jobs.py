@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from medsr.errors import InputError
+from medsr.io.dispatch import READ_FORMATS, WRITE_FORMATS
+from medsr.io.sidecar import sidecar_path
 
 _DICOM_EXT = ("", ".dcm", ".dicom", ".ima")
 _SKIP_EXT = (".json", ".txt", ".md", ".csv", ".yaml", ".yml")
@@ -69,7 +71,6 @@ def _files(folder: Path) -> list[Path]:
 
 def is_series_folder(folder: Path) -> bool:
     """True when every file in ``folder`` is a DICOM image of one series (at least one)."""
-    from medsr.io.dispatch import READ_FORMATS
 
     files = _files(folder)
     if not files or any(_ext(f) not in _DICOM_EXT for f in files if _ext(f) in READ_FORMATS):
@@ -85,7 +86,6 @@ def discover(inputs: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], bool
     Raises:
         InputError: For a missing input or a folder with no scan in it.
     """
-    from medsr.io.dispatch import READ_FORMATS
 
     scans: list[Path] = []
     expanded = False
@@ -119,7 +119,6 @@ def default_extension(source: Path) -> str:
 
 def sidecar_for(output: Path, *, folder: bool) -> Path:
     """``out.nii.gz`` -> ``out.json``; a DICOM folder ``out`` -> ``out.json`` beside it."""
-    from medsr.io.sidecar import sidecar_path
 
     return output.with_name(output.name + ".json") if folder else sidecar_path(output)
 
@@ -133,7 +132,6 @@ def plan(
         InputError: Missing inputs, an unsupported output extension, or two scans that would
             write the same output.
     """
-    from medsr.io.dispatch import WRITE_FORMATS
 
     scans, expanded = discover(inputs)
     out = Path(output)

@@ -32,6 +32,8 @@ from torch import nn
 from medsr.artifact.spec import ModelSpec
 from medsr.data.intensity import IntensityNorm
 from medsr.errors import ConfigError, InputError
+from medsr.infer.optimize import run_measuring_activations
+from medsr.nn.inference import splits_cpu_batches
 from medsr.nn.sliding_window import Blend, sliding_window_inference
 from medsr.volume import Volume
 
@@ -354,7 +356,6 @@ class Predictor:
             )
 
     def _splits_on_cpu(self) -> bool:
-        from medsr.nn.inference import splits_cpu_batches
 
         return (
             self.device.type == "cpu"
@@ -371,7 +372,6 @@ class Predictor:
         The first window of the first call is run alone with hooks that measure the largest
         activation per voxel; the sub-batch size follows from it for every later window.
         """
-        from medsr.infer.optimize import run_measuring_activations
 
         module = self.net
         assert isinstance(module, nn.Module)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from medsr.errors import InputError
+from medsr.io.memory import current_plan
 
 #: Largest number of voxels a reader accepts (2**31, about 8 GiB as float32).
 MAX_VOXELS = 2**31
@@ -65,7 +66,6 @@ def check_size(path: Path, shape: tuple[int, ...], itemsize: float = 4) -> None:
     Raises:
         InputError: For a zero-size axis or a size above :data:`MAX_VOXELS` or available memory.
     """
-    from medsr.io.memory import current_plan
 
     if any(int(n) <= 0 for n in shape):
         raise InputError(path, f"image has a zero-size axis: shape {tuple(shape)}")

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from medsr.io.atomic import claim_outputs, write_text_atomic
+from medsr._version import __version__
+from medsr.io.atomic import atomic_path, claim_outputs, write_text_atomic
+from medsr.io.dispatch import extension, write_image_file
 
 if TYPE_CHECKING:
     from medsr.volume import Volume
@@ -91,9 +93,6 @@ def write_with_sidecar(
     Returns:
         The sidecar's path.
     """
-    from medsr._version import __version__
-    from medsr.io.atomic import atomic_path
-    from medsr.io.dispatch import extension, write_image_file
 
     out = Path(output)
     side = sidecar_path(out)
@@ -142,7 +141,6 @@ def output_geometry(volume: Volume, path: str | os.PathLike[str]) -> dict[str, A
         volume: The volume as passed to :func:`~medsr.io.write_volume`.
         path: The output path (its extension decides the format).
     """
-    from medsr.io.dispatch import extension
 
     ext = extension(path)
     record: dict[str, Any] = {

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from medsr.errors import InputError
+from medsr.io import read_volume
 from medsr.report import render
 from medsr.report.colormap import colormap_hex
 from medsr.report.doc import PNG, SVG, Asset, Block, Charts, Panel, PanelGrid, Text
@@ -78,7 +79,6 @@ def slug(text: str) -> str:
 
 
 def _read(path: Path, modality: str) -> tuple[np.ndarray, Volume]:
-    from medsr.io import read_volume
 
     vol = read_volume(path, modality=modality if modality in ("MR", "CT", "XR") else None)
     if vol.channels != 1:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from medsr.train.trainer import Trainer
+
 if TYPE_CHECKING:
     from medsr.config.schema import ExperimentConfig
     from medsr.train.trainer import TrainResult
@@ -23,7 +25,6 @@ def train_from_config(
     callbacks: Any = (),
 ) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (or continue it with ``resume``) and return the summary."""
-    from medsr.train.trainer import Trainer
 
     return Trainer(cfg, run_dir, resume=resume, progress=progress, callbacks=callbacks).fit()
 

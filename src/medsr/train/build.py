@@ -12,17 +12,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from medsr.artifact.checkpoint import load_checkpoint
+from medsr.artifact.zoo import resolve_model
 from medsr.config.recipes import recipe_of
 from medsr.config.schema import ExperimentConfig, OptimConfig
 from medsr.config.validate import feature_used, registry_for
+from medsr.devices import parse_device
 from medsr.errors import ConfigError
+from medsr.losses import LOSSES, GradientPenalty, InstanceNoise
 
 
 def resolve_device(name: str, *, local_rank: int = 0) -> torch.device:
     """``auto`` -> ``cuda:<local_rank>`` when available, else ``cpu``; otherwise as named."""
     if name == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    from medsr.devices import parse_device
 
     dev: torch.device = parse_device(name, option="train.device")
     return dev
@@ -79,8 +82,6 @@ def init_generator(cfg: ExperimentConfig, generator: nn.Module) -> None:
         ConfigError: When the checkpoint's generator is not the configured one.
         InputError: When the checkpoint cannot be read.
     """
-    from medsr.artifact.checkpoint import load_checkpoint
-    from medsr.artifact.zoo import resolve_model
 
     ref = cfg.train.init_generator
     ckpt = load_checkpoint(resolve_model(ref))
@@ -118,7 +119,6 @@ def build_optimizer(cfg: OptimConfig, params: list[nn.Parameter]) -> torch.optim
 
 def build_adversarial(cfg: ExperimentConfig) -> tuple[Any, float, Any, Any]:
     """``(adversarial pair, weight, gradient penalty or None, instance noise or None)``."""
-    from medsr.losses import LOSSES, GradientPenalty, InstanceNoise
 
     adv = cfg.losses.adversarial
     if adv is None or not recipe_of(cfg).adversarial:

@@ -27,6 +27,7 @@ from medsr.data.datasets import (
 from medsr.data.intensity import IntensityNorm
 from medsr.data.samplers import EpochSampler
 from medsr.data.splits import split_items
+from medsr.degrade import DEGRADATIONS, DegradationPipeline
 from medsr.errors import ConfigError
 
 _VOLUME_TAG, _VAL_TAG, _STATE_TAG = 101, 202, 303
@@ -79,7 +80,6 @@ class SpacingPipeline:
         self._cache: dict[float, Any] = {}
 
     def _pipeline(self, pixel: float) -> Any:
-        from medsr.degrade import DEGRADATIONS, DegradationPipeline
 
         if pixel not in self._cache:
             stages = []

@@ -19,7 +19,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from medsr.errors import ConfigError
+from medsr.artifact.checkpoint import load_checkpoint
+from medsr.config.load import diff_plain, migrate_plain
+from medsr.errors import ConfigError, InputError
+from medsr.io.atomic import clean_partials as clean
 
 _CKPT = re.compile(r"^ckpt_(\d{8})\.pt$")
 
@@ -90,8 +93,6 @@ def load_resume_checkpoint(run_dir: Path) -> Any:
         InputError: Naming the checkpoint, when it is unreadable or lacks the training state or
             the run's config (an inference checkpoint such as ``model.pt`` copied there).
     """
-    from medsr.artifact.checkpoint import load_checkpoint
-    from medsr.errors import InputError
 
     path = latest_checkpoint(run_dir)
     ckpt = load_checkpoint(path)
@@ -116,7 +117,6 @@ def clean_partials(run_dir: Path) -> list[Path]:
     Returns:
         The removed paths.
     """
-    from medsr.io.atomic import clean_partials as clean
 
     return clean(run_dir, recursive=True)
 
@@ -214,7 +214,6 @@ def check_resume_config(
     Raises:
         ConfigError: Listing the changed keys.
     """
-    from medsr.config.load import diff_plain, migrate_plain
 
     stored = _fill_new_defaults(migrate_plain(stored), given)  # renamed keys, new empty defaults
     changed = [

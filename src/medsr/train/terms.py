@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from medsr.config.schema import TermConfig
+from medsr.losses import LOSSES
 
 
 @dataclass
@@ -50,7 +51,6 @@ class GeneratorTerms:
         feature_trainable: bool,
         device: torch.device,
     ) -> None:
-        from medsr.losses import LOSSES
 
         self.feature_net = feature_net
         self.feature_trainable = feature_trainable

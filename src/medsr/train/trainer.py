@@ -27,9 +27,26 @@ from medsr.config.recipes import recipe_of
 from medsr.config.schema import ExperimentConfig
 from medsr.config.typed import to_plain
 from medsr.io.atomic import write_text_atomic
+from medsr.metrics.protocols import get_protocol
 from medsr.nn.memory import channels_last_, channels_last_tensor
-from medsr.train import rundir
-from medsr.train.distributed import DistInfo
+from medsr.train import build, data, rundir
+from medsr.train.context import StepContext
+from medsr.train.data import build_loader
+from medsr.train.distributed import (
+    DistInfo,
+    any_rank,
+    average_gradients,
+    broadcast_module,
+    init_distributed,
+    shutdown,
+)
+from medsr.train.ema import EMA
+from medsr.train.guard import DivergenceGuard
+from medsr.train.log import RunLogger, truncate_log
+from medsr.train.schedule import lr_factor, plan_step
+from medsr.train.state import GlobalRNG, cpu_clone, restore_optimizer
+from medsr.train.terms import GeneratorTerms
+from medsr.train.validate import baseline_case, panel, predict_case, save_panel, score
 
 Callback = Callable[["Trainer", int, dict[str, float]], None]
 
@@ -88,7 +105,6 @@ class Trainer:
     # ----------------------------------------------------------------- setup
     def fit(self) -> TrainResult:
         """Run (or finish) the training; returns the summary."""
-        from medsr.train.distributed import init_distributed, shutdown
 
         was_initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
         info = init_distributed()
@@ -110,13 +126,6 @@ class Trainer:
                 shutdown(info)
 
     def _setup(self, info: DistInfo) -> None:
-        from medsr.train import build, data
-        from medsr.train.context import StepContext
-        from medsr.train.distributed import average_gradients, broadcast_module
-        from medsr.train.ema import EMA
-        from medsr.train.guard import DivergenceGuard
-        from medsr.train.state import GlobalRNG
-        from medsr.train.terms import GeneratorTerms
 
         cfg = self.cfg
         self.info = info
@@ -185,7 +194,6 @@ class Trainer:
     # ----------------------------------------------------------------- state
     def capture(self) -> dict[str, Any]:
         """The complete training state (CPU copies)."""
-        from medsr.train.state import cpu_clone
 
         nets = {r: self.nets[r].state_dict() for r in self.nets if r in self.trained}
         return cpu_clone(
@@ -207,7 +215,6 @@ class Trainer:
     def restore(self, state: dict[str, Any], *, full: bool) -> None:
         """Load a captured state; ``full`` also restores the data position, the guard, the
         learning-rate factor and the best value (a resume; a rollback keeps those)."""
-        from medsr.train.state import restore_optimizer
 
         self.step = int(state["step"])
         for r, sd in state["networks"].items():
@@ -230,7 +237,6 @@ class Trainer:
     def _model_checkpoint(self, train_state: dict[str, Any] | None) -> Checkpoint:
         cfg, gen = self.cfg, self.nets["generator"]
         weights = self.ema.state_dict() if self.ema is not None else gen.state_dict()
-        from medsr.train.state import cpu_clone
 
         return Checkpoint(
             model_name=cfg.networks["generator"].name,
@@ -259,8 +265,6 @@ class Trainer:
 
     # ----------------------------------------------------------------- loop
     def _fit(self, info: DistInfo) -> TrainResult:
-        from medsr.train.log import RunLogger, truncate_log
-        from medsr.train.schedule import plan_step
 
         t0 = time.perf_counter()
         ckpt = None
@@ -328,7 +332,6 @@ class Trainer:
             self.logger.close()
 
     def _loader(self) -> torch.utils.data.DataLoader[dict[str, torch.Tensor]]:
-        from medsr.train.data import build_loader
 
         return build_loader(
             self.cfg,
@@ -340,7 +343,6 @@ class Trainer:
         )
 
     def _set_lrs(self) -> dict[str, float]:
-        from medsr.train.schedule import lr_factor
 
         out = {}
         for role, opt in self.optimizers.items():
@@ -353,7 +355,6 @@ class Trainer:
         return out
 
     def _tripped(self, scalars: dict[str, float]) -> bool:
-        from medsr.train.distributed import any_rank
 
         reason = self.guard.check(scalars)
         if not any_rank(reason is not None, self.info, self.device):
@@ -376,7 +377,6 @@ class Trainer:
 
     # ----------------------------------------------------------------- validation
     def _predict_all(self) -> list[Any]:
-        from medsr.train.validate import predict_case
 
         model = self.ema.shadow if self.ema is not None else self.nets["generator"]
         was = model.training
@@ -402,8 +402,6 @@ class Trainer:
             model.train(was)
 
     def _baseline(self) -> dict[str, float]:
-        from medsr.metrics.protocols import get_protocol
-        from medsr.train.validate import baseline_case, score
 
         if not self.cases:
             return {}
@@ -416,9 +414,6 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """Score the generator (EMA weights when on) on the validation cases (rank 0)."""
         import numpy as np
-
-        from medsr.metrics.protocols import get_protocol
-        from medsr.train.validate import panel, save_panel, score
 
         if not self.cases:
             return {}

@@ -14,9 +14,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from medsr.baselines.interpolate import cubic
 from medsr.data.datasets import to_network
 from medsr.data.intensity import IntensityNorm
+from medsr.io.atomic import atomic_path
 from medsr.metrics.protocols import Protocol
+from medsr.nn.sliding_window import sliding_window_inference
 from medsr.train.data import ValCase
 
 
@@ -41,7 +44,6 @@ def predict_case(
     Shape:
         Returns ``case.hq``'s shape.
     """
-    from medsr.nn.sliding_window import sliding_window_inference
 
     x = torch.from_numpy(norm.clip_to_window(to_network(case.lq, norm, case.state)))
     if spatial_dims == 2:
@@ -74,7 +76,6 @@ def baseline_case(case: ValCase, *, scale: Sequence[int]) -> np.ndarray:
     """Cubic interpolation of the low-quality input (the input itself on the same grid)."""
     if all(s == 1 for s in scale):
         return case.lq.astype(np.float32)
-    from medsr.baselines.interpolate import cubic
 
     return cubic(case.lq.astype(np.float32), scale=tuple(scale)).reshape(case.hq.shape)
 
@@ -104,8 +105,6 @@ def panel(lq: np.ndarray, pred: np.ndarray, hq: np.ndarray) -> np.ndarray:
 def save_panel(image: np.ndarray, path: str) -> None:
     """Write a uint8 grey image as PNG."""
     from PIL import Image
-
-    from medsr.io.atomic import atomic_path
 
     with atomic_path(path) as tmp:
         Image.fromarray(image).save(tmp, format="PNG")

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from medsr.conventions import normalize_scale
 from medsr.models.generators._checks import check_positive, check_spatial_dims
+from medsr.models.generators.mdcsrn_buffered import BufferedMDCSRN
 from medsr.nn.dense import DenseBlock
 from medsr.nn.factory import conv
 from medsr.nn.pixel_shuffle import PixelShuffle
@@ -133,6 +134,5 @@ class MDCSRN(nn.Module):
         """
         if not buffered:
             return None
-        from medsr.models.generators.mdcsrn_buffered import BufferedMDCSRN
 
         return BufferedMDCSRN(self)
