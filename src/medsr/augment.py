@@ -41,6 +41,7 @@ from medsr.infer.engines import load_engine
 from medsr.infer.predictor import Predictor
 from medsr.io import read_volume
 from medsr.io.atomic import atomic_dir, write_text_atomic
+from medsr.io.dispatch import READ_FORMATS, extension
 from medsr.io.nifti import write_nifti
 from medsr.metrics.masks import foreground_mask
 from medsr.metrics.tissue_dice import tissue_labels
@@ -67,21 +68,17 @@ class AugmentOptions:
 
 
 def scan_ids(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """File names without their image extension; repeated names get ``-1``, ``-2``... suffixes."""
+    """File names without the extension :func:`~medsr.io.read_volume` reads them by; repeated
+    names get ``-1``, ``-2``... suffixes."""
     stems = []
     for p in paths:
-        name = Path(p).name
-        for ext in (".nii.gz", ".nii", ".npy", ".dcm", ".h5", ".png"):
-            if name.lower().endswith(ext):
-                name = name[: -len(ext)]
-                break
-        stems.append(name or "scan")
+        name, ext = Path(p).name, extension(p)
+        stems.append((name[: -len(ext)] if ext in READ_FORMATS else name) or "scan")
     seen: dict[str, int] = {}
     out = []
     for s in stems:
-        k = seen.get(s, 0)
-        seen[s] = k + 1
-        out.append(s if stems.count(s) == 1 else f"{s}-{k + 1}")
+        seen[s] = seen.get(s, 0) + 1
+        out.append(s if stems.count(s) == 1 else f"{s}-{seen[s]}")
     return out
 
 
