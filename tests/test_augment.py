@@ -52,7 +52,7 @@ def test_simulated_set_holds_sr_real_and_labels_on_one_grid(
     assert "2 SR and 2 real image(s), 4 with labels" in capsys.readouterr().out
     doc = json.loads((out / "dataset.json").read_text())
     assert doc["numTraining"] == 4 and doc["simulate"] is True
-    assert doc["degradation"][0]["kind"] == "kspace"
+    assert doc["degradation"][0]["kind"] == "kspace_truncate"
     assert doc["label_values"] == {"background": 0, "csf": 1, "gm": 2, "wm": 3}
     assert [(e["id"], e["kind"], e["seed"]) for e in doc["training"]] == [
         ("sub-a", "sr", 0), ("sub-a", "real", 0), ("sub-b", "sr", 1), ("sub-b", "real", 1)

@@ -155,6 +155,7 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (k / "empty.nii.gz").write_bytes(b"")
     _header_only(k / "huge.nii.gz", (30000, 30000, 30000), np.float32)
     _header_only(k / "claims1200.nii.gz", (1200, 1200, 1200), np.int16)
+    _header_only(k / "claims400x300x200.nii.gz", (400, 300, 200), np.int16)
     (k / "x.xyz").write_text("what is this\n")
     from PIL import Image
 
@@ -390,6 +391,29 @@ CASES: dict[str, Case] = {
     "baseline/scale-1000": Case(
         "baseline cubic {k}/x.nii.gz -o {o}/b.nii.gz --scale 1000", ("x.nii.gz",), "memory"
     ),
+    "baseline/memory-says-the-file-order": Case(
+        "baseline cubic {k}/claims400x300x200.nii.gz -o {o}/b.nii.gz --scale 2",
+        ("claims400x300x200.nii.gz", "(400, 300, 200) (file order)"), "medsr baseline cubic",
+        available=GIB,
+    ),
+    "baseline/sigma-inf": Case(
+        "baseline nlm {k}/x.nii.gz -o {o}/b.nii.gz --sigma inf", ("--sigma",), "finite number"
+    ),
+    "baseline/slice-tolerance-negative": Case(
+        "baseline cubic {k}/x.nii.gz -o {o}/b.nii.gz --scale 2 --slice-tolerance -1",
+        ("--slice-tolerance",), ">= 0 mm",
+    ),
+    "baseline/scale-not-a-number": Case(
+        "baseline cubic {k}/x.nii.gz -o {o}/b.nii.gz --scale abc", ("--scale", "medsr baseline"),
+        "invalid int value",
+    ),
+    "export/format-bogus": Case(
+        "export {k}/mr2d.pt -o {o}/m.onnx --format bogus", ("--format", "medsr export --help"),
+        "invalid choice",
+    ),
+    "enhance/axis-5": Case(
+        f"{_EN} {{k}}/mr2d.pt --axis 5", ("--axis", "medsr enhance --help"), "invalid choice"
+    ),
     "baseline/unknown-name": Case(
         "baseline sharpest {k}/x.nii.gz -o {o}/b.nii.gz", ("sharpest",), "unknown"
     ),
@@ -532,7 +556,10 @@ def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
     capsys.readouterr()
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
-        code = main(argv)
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # a usage error found by argparse
+            code = exc.code  # type: ignore[assignment]
     err = capsys.readouterr().err
     lines = err.splitlines() + [f"warning: {w.message}" for w in shown]
     assert code == 2, f"exit {code}: {err}"

@@ -164,3 +164,28 @@ def test_volume_commands_say_the_axis_order_in_help(
         cli_main([command, "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "canonical (D, H, W) order" in text and "D runs inferior->superior" in text
+
+
+@pytest.mark.parametrize(
+    ("argv", "names"),
+    [
+        (["models", "nope"], ["unrecognized arguments: nope", "`medsr models --help`"]),
+        (["--nope"], ["unrecognized arguments: --nope", "`medsr --help`"]),
+        (["bogus"], ["invalid choice: 'bogus'", "`medsr --help`"]),
+        (
+            ["export", "m.pt", "-o", "m.onnx", "--format", "x"],
+            ["--format", "`medsr export --help`"],
+        ),
+        (["enhance", "in.nii.gz"], ["required: --model, -o/--output", "`medsr enhance --help`"]),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_commands_help(
+    argv: list[str], names: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("medsr: error: ") and "usage:" not in err
+    for name in names:
+        assert name in err, err

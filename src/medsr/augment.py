@@ -64,6 +64,7 @@ class AugmentOptions:
     batch_size: int = 1
     device: str | None = None
     force: bool = False
+    slice_tolerance: float | None = None
     overwrite: bool = False
 
 
@@ -146,7 +147,7 @@ def _write_set(
     (tmp / "labels").mkdir()
     training: list[dict[str, Any]] = []
     for i, (scan, sid) in enumerate(zip(scans, scan_ids(scans), strict=True)):
-        vol = read_volume(scan)
+        vol = read_volume(scan, slice_tolerance=opt.slice_tolerance)
         hr: Volume | None
         labels: Volume | None
         if opt.simulate:
@@ -220,7 +221,7 @@ def _simulated(
     """``(high-resolution scan cropped to the scale, its degraded copy, its tissue labels)``."""
 
     if opt.masks is not None:
-        mask_vol = read_volume(opt.masks[i])
+        mask_vol = read_volume(opt.masks[i], slice_tolerance=opt.slice_tolerance)
         if mask_vol.shape != vol.shape:
             raise InputError(
                 opt.masks[i], f"mask shape {mask_vol.shape} differs from its scan's {vol.shape}"

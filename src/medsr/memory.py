@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from medsr.degrade_names import canonical_name
 from medsr.io.memory import MemoryPlan
 
 #: Safety factor on every measured number (allocator slack, other shapes and dtypes).
@@ -119,31 +120,34 @@ def enhance_plan(
 
 
 # ---------------------------------------------------------------------------------- degrade
-#: ``medsr degrade`` per input voxel (the output is never larger than the input); the fixed
-#: part (about 19 MiB) is what the command imports after the read. ``kspace``: 51.9 with
-#: ``--keep-shape``, 44.5 on the new grid; ``downsample`` area and bicubic alike.
-#: ``lowdose-ct`` runs its slices in batches of about 12M rays: its fixed part is one batch
-#: (373 MiB measured on 128^2 slices at 360 views).
+#: ``medsr degrade`` per input voxel, by canonical degradation name (the output is never larger
+#: than the input); the fixed part (about 19 MiB) is what the command imports after the read.
+#: ``kspace_truncate``: 51.9 with ``--keep-shape``, 44.5 on the new grid (``zero_edges`` alike);
+#: ``downsample`` area and bicubic alike. ``lowdose_ct`` runs its slices in batches of about 12M
+#: rays: its fixed part is one batch (373 MiB measured on 128^2 slices at 360 views).
 DEGRADE: dict[str, Cost] = {
-    "kspace": Cost(per_in=52.0, fixed_mib=20.0),
-    "kspace-gaussian": Cost(per_in=52.0, fixed_mib=20.0),
-    "downsample": Cost(per_in=17.1, fixed_mib=20.0),
+    "kspace_truncate": Cost(per_in=52.0, fixed_mib=20.0),
+    "kspace_truncate_zero_edges": Cost(per_in=52.0, fixed_mib=20.0),
+    "kspace_gaussian": Cost(per_in=52.0, fixed_mib=20.0),
+    "downsample_area": Cost(per_in=17.1, fixed_mib=20.0),
+    "downsample_bicubic": Cost(per_in=17.1, fixed_mib=20.0),
     "decimate": Cost(per_in=6.0, fixed_mib=20.0),
-    "thickness": Cost(per_in=17.1, fixed_mib=20.0),
-    "gaussian": Cost(per_in=20.4, fixed_mib=20.0),
-    "rician": Cost(per_in=52.6, fixed_mib=20.0),
-    "poisson-gaussian": Cost(per_in=36.5, fixed_mib=20.0),
-    "lowdose-ct": Cost(per_in=66.8, fixed_mib=400.0),
+    "slice_thickness": Cost(per_in=17.1, fixed_mib=20.0),
+    "gaussian_noise": Cost(per_in=20.4, fixed_mib=20.0),
+    "rician_noise": Cost(per_in=52.6, fixed_mib=20.0),
+    "poisson_gaussian_noise": Cost(per_in=36.5, fixed_mib=20.0),
+    "lowdose_ct": Cost(per_in=66.8, fixed_mib=400.0),
 }
 
 
 def degrade_plan(kinds: Sequence[str]) -> MemoryPlan:
     """What ``medsr degrade`` needs for its stages (run one after the other: the largest).
 
-    An unknown kind counts as the largest measured one.
+    ``kinds`` are canonical names or aliases (:mod:`medsr.degrade_names`); an unknown kind
+    counts as the largest measured one.
     """
     worst = max(DEGRADE.values(), key=lambda c: c.per_in)
-    costs = [DEGRADE.get(k, worst) for k in kinds] or [worst]
+    costs = [DEGRADE.get(canonical_name(k) or k, worst) for k in kinds] or [worst]
     cost = Cost(per_in=max(c.per_in for c in costs), fixed_mib=max(c.fixed_mib for c in costs))
     return cost.plan(f"medsr degrade --kind {'+'.join(kinds)}")
 

@@ -114,7 +114,8 @@ def test_denoiser_sidecar_records_the_sigma_used(
     [
         (["cubic", "--scale", "2", "--sigma", "5"], "takes no --sigma"),
         (["identity", "--sigma", "5"], "takes no --sigma"),
-        (["bm3d", "--sigma", "-1"], "--sigma must be >= 0"),
+        (["bm3d", "--sigma", "-1"], "--sigma must be a finite number >= 0"),
+        (["nlm", "--sigma", "inf"], "--sigma must be a finite number >= 0"),
     ],
 )
 def test_bad_sigma_is_one_line_exit_2(

@@ -37,19 +37,24 @@ def ct(tmp_path: Path) -> Path:
 
 
 CASES = [
-    ("kspace", ["--factor", "1", "2", "2"], (6, 8, 8)),
+    ("kspace_truncate", ["--factor", "1", "2", "2"], (6, 8, 8)),
     (
-        "kspace",
+        "kspace_truncate_zero_edges",
         ["--edge-divisor", "inf", "2.5", "2.5", "--keep-shape", "--window", "tukey"],
         (6, 16, 15),
     ),
-    ("kspace-gaussian", ["--sigma", "0.2"], (6, 16, 15)),
-    ("downsample", ["--factor", "2", "--method", "bicubic", "--remainder", "pad"], (3, 8, 8)),
+    ("kspace_gaussian", ["--sigma", "0.2"], (6, 16, 15)),
+    ("downsample_area", ["--factor", "2", "--remainder", "pad"], (3, 8, 8)),
+    ("downsample_bicubic", ["--factor", "2", "--remainder", "pad"], (3, 8, 8)),
     ("decimate", ["--factor", "1", "3", "2", "--offset", "0", "1", "1"], (6, 5, 7)),
-    ("thickness", ["--thickness", "3", "--spacing", "3", "--profile", "boxcar"], (3, 16, 15)),
-    ("gaussian", ["--sigma", "0.1"], (6, 16, 15)),
-    ("rician", ["--sigma", "0.1"], (6, 16, 15)),
-    ("poisson-gaussian", ["--gain", "0.01", "--sigma", "0.01"], (6, 16, 15)),
+    (
+        "slice_thickness",
+        ["--thickness", "3", "--spacing", "3", "--profile", "boxcar"],
+        (3, 16, 15),
+    ),
+    ("gaussian_noise", ["--sigma", "0.1"], (6, 16, 15)),
+    ("rician_noise", ["--sigma", "0.1"], (6, 16, 15)),
+    ("poisson_gaussian_noise", ["--gain", "0.01", "--sigma", "0.01"], (6, 16, 15)),
 ]
 
 
@@ -76,10 +81,10 @@ def test_every_kind_writes_volume_and_record(
 
 def test_record_has_resolved_defaults(mr: Path, tmp_path: Path) -> None:
     out = tmp_path / "lr.nii.gz"
-    assert main(["degrade", str(mr), "-o", str(out), "--kind", "kspace", "--factor", "2"]) == 0
+    argv = ["degrade", str(mr), "-o", str(out), "--kind", "kspace_truncate", "--factor", "2"]
+    assert main(argv) == 0
     params = json.loads((tmp_path / "lr.json").read_text())["parameters"]
     assert params == {
-        "edge_divisor": None,
         "factor": 2.0,
         "keep_shape": False,
         "tukey_alpha": 0.5,
@@ -101,7 +106,7 @@ def test_lowdose_ct(ct: Path, tmp_path: Path) -> None:
         "-o",
         str(out),
         "--kind",
-        "lowdose-ct",
+        "lowdose_ct",
         "--dose",
         "0.25",
         "--i0",
@@ -133,7 +138,7 @@ def test_seed_controls_the_noise(mr: Path, tmp_path: Path) -> None:
                     "-o",
                     str(path),
                     "--kind",
-                    "gaussian",
+                    "gaussian_noise",
                     "--sigma",
                     "0.1",
                     "--seed",
@@ -150,13 +155,13 @@ def test_seed_controls_the_noise(mr: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--kind", "gaussian", "--dose", "0.1", "--sigma", "1"], "--dose does not apply"),
-        (["--kind", "gaussian"], "needs --sigma"),
-        (["--kind", "kspace", "--factor", "0.5"], ">= 1"),
-        (["--kind", "downsample", "--factor", "1.5"], "integers"),
-        (["--kind", "kspace", "--factor", "2", "2"], "1 or 3"),
-        (["--kind", "thickness", "--thickness", "2", "--spacing", "2"], "integer multiple"),
-        (["--kind", "lowdose-ct", "--dose", "0", "--views", "8"], "dose must be"),
+        (["--kind", "gaussian_noise", "--dose", "0.1", "--sigma", "1"], "--dose does not apply"),
+        (["--kind", "gaussian_noise"], "needs --sigma"),
+        (["--kind", "kspace_truncate", "--factor", "0.5"], ">= 1"),
+        (["--kind", "downsample_area", "--factor", "1.5"], "integers"),
+        (["--kind", "kspace_truncate", "--factor", "2", "2"], "1 or 3"),
+        (["--kind", "slice_thickness", "--thickness", "2", "--spacing", "2"], "integer multiple"),
+        (["--kind", "lowdose_ct", "--dose", "0", "--views", "8"], "dose must be"),
     ],
 )
 def test_bad_arguments_fail_cleanly(
@@ -178,7 +183,7 @@ def test_missing_input_existing_output_and_bad_extension(mr: Path, tmp_path: Pat
                 "-o",
                 str(tmp_path / "o.nii.gz"),
                 "--kind",
-                "gaussian",
+                "gaussian_noise",
                 "--sigma",
                 "1",
             ]
@@ -194,7 +199,7 @@ def test_missing_input_existing_output_and_bad_extension(mr: Path, tmp_path: Pat
                 "-o",
                 str(tmp_path / "o.txt"),
                 "--kind",
-                "gaussian",
+                "gaussian_noise",
                 "--sigma",
                 "1",
             ]
@@ -203,9 +208,13 @@ def test_missing_input_existing_output_and_bad_extension(mr: Path, tmp_path: Pat
     )
     assert "o.txt" in capsys.readouterr().err
     out = tmp_path / "o.nii.gz"
-    assert main(["degrade", str(mr), "-o", str(out), "--kind", "gaussian", "--sigma", "1"]) == 0
+    assert (
+        main(["degrade", str(mr), "-o", str(out), "--kind", "gaussian_noise", "--sigma", "1"]) == 0
+    )
     before = out.read_bytes()
-    assert main(["degrade", str(mr), "-o", str(out), "--kind", "gaussian", "--sigma", "2"]) == 2
+    assert (
+        main(["degrade", str(mr), "-o", str(out), "--kind", "gaussian_noise", "--sigma", "2"]) == 2
+    )
     assert "--overwrite" in capsys.readouterr().err and out.read_bytes() == before
     assert (
         main(
@@ -215,7 +224,7 @@ def test_missing_input_existing_output_and_bad_extension(mr: Path, tmp_path: Pat
                 "-o",
                 str(out),
                 "--kind",
-                "gaussian",
+                "gaussian_noise",
                 "--sigma",
                 "2",
                 "--overwrite",

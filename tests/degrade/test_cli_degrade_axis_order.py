@@ -59,10 +59,10 @@ def _check_file_order(record: dict, out: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "shape", "file_shape"),
     [
-        (["--kind", "gaussian", "--sigma", "0.1"], [14, 10, 6], [10, 14, 6]),
+        (["--kind", "gaussian_noise", "--sigma", "0.1"], [14, 10, 6], [10, 14, 6]),
         # factors are (D, H, W); the file's (i, j, k) hold (H, D, W)
         (["--kind", "decimate", "--factor", "1", "2", "3"], [14, 5, 2], [5, 14, 2]),
-        (["--kind", "kspace", "--factor", "2", "1", "1"], [7, 10, 6], [10, 7, 6]),
+        (["--kind", "kspace_truncate", "--factor", "2", "1", "1"], [7, 10, 6], [10, 7, 6]),
     ],
 )
 def test_degrade_sidecar_matches_nibabel(
@@ -89,7 +89,18 @@ def test_degrade_sidecar_ras_source(tmp_path: Path) -> None:
     out = tmp_path / "o.nii"
     assert (
         main(
-            ["degrade", str(src), "-o", str(out), "--kind", "downsample", "--factor", "1", "1", "2"]
+            [
+                "degrade",
+                str(src),
+                "-o",
+                str(out),
+                "--kind",
+                "downsample_area",
+                "--factor",
+                "1",
+                "1",
+                "2",
+            ]
         )
         == 0
     )
@@ -105,7 +116,10 @@ def test_degrade_sidecar_ras_source(tmp_path: Path) -> None:
 def test_degrade_sidecar_npy_output(oblique: Path, tmp_path: Path) -> None:
     out = tmp_path / "lr.npy"
     assert (
-        main(["degrade", str(oblique), "-o", str(out), "--kind", "gaussian", "--sigma", "0.1"]) == 0
+        main(
+            ["degrade", str(oblique), "-o", str(out), "--kind", "gaussian_noise", "--sigma", "0.1"]
+        )
+        == 0
     )
     record = json.loads((tmp_path / "lr.json").read_text())
     # one NPY layout for every command (issue 14): one channel is stored (D, H, W), as enhance does

@@ -59,13 +59,13 @@ def test_like_dfgan_reproduces_its_training_degradation(ct: Path, tmp_path: Path
     assert np.abs(got - src).std() > 5.0  # noise was added
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-3)
     rec = json.loads((tmp_path / "qd.json").read_text())
-    assert rec["kind"] == "lowdose-ct" and rec["like"]["model"] == "dfgan-ct-qd"
+    assert rec["kind"] == "lowdose_ct" and rec["like"]["model"] == "dfgan-ct-qd"
     assert rec["parameters"]["views"] == 360 and rec["parameters"]["dose"] == 0.25
 
 
 def test_default_views_agree_with_the_shipped_ct_model(ct: Path, tmp_path: Path) -> None:
     out = tmp_path / "ld.nii.gz"
-    assert main(["degrade", str(ct), "-o", str(out), "--kind", "lowdose-ct"]) == 0
+    assert main(["degrade", str(ct), "-o", str(out), "--kind", "lowdose_ct"]) == 0
     rec = json.loads((tmp_path / "ld.json").read_text())
     trained = _recorded("dfgan-ct-qd")["stages"][0]["kwargs"]
     for key in ("views", "dose", "i0"):
@@ -106,8 +106,8 @@ def test_like_mdcsrn_reproduces_its_kspace_truncation(mr: Path, tmp_path: Path) 
     ("flags", "message"),
     [
         ([], "one of --kind KIND or --like MODEL"),
-        (["--kind", "gaussian", "--sigma", "1", "--like", "dfgan-ct-qd"], "one of --kind"),
-        (["--like", "dfgan-ct-qd", "--sigma", "1"], "--sigma does not apply to --kind lowdose-ct"),
+        (["--kind", "gaussian_noise", "--sigma", "1", "--like", "dfgan-ct-qd"], "one of --kind"),
+        (["--like", "dfgan-ct-qd", "--sigma", "1"], "--sigma does not apply to --kind lowdose_ct"),
         (["--like", "no-such-model"], "no-such-model"),
     ],
 )
@@ -122,7 +122,7 @@ def test_like_errors_are_one_line(
 
 def test_stage_mapping() -> None:
     two_d = {"stages": [{"name": "downsample_bicubic", "kwargs": {"spatial_dims": 2, "factor": 3}}]}
-    assert kinds_of_stages(two_d) == [("downsample", {"method": "bicubic", "factor": (1, 3, 3)})]
+    assert kinds_of_stages(two_d) == [("downsample_bicubic", {"factor": (1, 3, 3)})]
     edges = {
         "stages": [
             {"name": "kspace_truncate_zero_edges", "kwargs": {"spatial_dims": 2, "edge_divisor": 4}}

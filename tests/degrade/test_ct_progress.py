@@ -15,7 +15,7 @@ from medsr.degrade.ct import simulate_low_dose_ct, slice_progress
 from medsr.io import read_volume, write_volume
 from medsr.volume import Volume
 
-_CT_FLAGS = ["--kind", "lowdose-ct", "--i0", "1e4", "--views", "20"]
+_CT_FLAGS = ["--kind", "lowdose_ct", "--i0", "1e4", "--views", "20"]
 
 
 def _phantom(slices: int = 5) -> np.ndarray:
@@ -82,7 +82,7 @@ def test_bar_on_a_terminal_and_quiet_turns_it_off(
     out = tmp_path / "ld.nii.gz"
     assert main(["degrade", str(ct_file), "-o", str(out), *_CT_FLAGS]) == 0
     bar = term.getvalue()
-    assert "lowdose-ct" in bar and "5/5" in bar and "100%" in bar and "slice" in bar
+    assert "lowdose_ct" in bar and "5/5" in bar and "100%" in bar and "slice" in bar
 
     quiet = _Terminal()
     monkeypatch.setattr(sys, "stderr", quiet)
@@ -101,6 +101,6 @@ def test_other_kinds_show_no_bar_on_a_terminal(
     term = _Terminal()
     monkeypatch.setattr(sys, "stderr", term)
     out = tmp_path / "g.nii.gz"
-    argv = ["degrade", str(ct_file), "-o", str(out), "--kind", "gaussian", "--sigma", "5"]
+    argv = ["degrade", str(ct_file), "-o", str(out), "--kind", "gaussian_noise", "--sigma", "5"]
     assert main(argv) == 0
     assert term.getvalue() == ""

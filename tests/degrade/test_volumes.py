@@ -15,6 +15,7 @@ from medsr.degrade.volumes import (
     slice_thickness_volume,
     truncate_kspace_volume,
 )
+from medsr.degrade_names import VOLUME_LEVEL
 from medsr.errors import ConfigError
 from medsr.geometry import fov_corners
 from medsr.volume import Volume
@@ -107,11 +108,14 @@ def test_noise_volume_and_dispatcher() -> None:
     assert noisy.shape == v.shape and noisy.array.min() >= 0
     with pytest.raises(ConfigError, match="noise model"):
         add_noise_volume(v, rng=np.random.default_rng(0), model="speckle")  # type: ignore[arg-type]
-    same = degrade_volume(v, kind="rician", rng=np.random.default_rng(0), params={"sigma": 0.1})
+    same = degrade_volume(
+        v, kind="rician_noise", rng=np.random.default_rng(0), params={"sigma": 0.1}
+    )
     np.testing.assert_array_equal(same.array, noisy.array)
     with pytest.raises(ConfigError, match="unknown degradation kind"):
         degrade_volume(v, kind="blur", rng=np.random.default_rng(0))
     with pytest.raises(ConfigError, match="no parameter"):
-        degrade_volume(v, kind="gaussian", rng=np.random.default_rng(0), params={"dose": 0.1})
-    assert set(kind_parameters("lowdose-ct")) >= {"dose", "i0", "sigma_e", "views"}
-    assert "model" not in kind_parameters("gaussian") and len(VOLUME_KINDS) == 9
+        degrade_volume(v, kind="gaussian_noise", rng=np.random.default_rng(0), params={"dose": 0.1})
+    assert set(kind_parameters("lowdose_ct")) >= {"dose", "i0", "sigma_e", "views"}
+    assert "model" not in kind_parameters("gaussian_noise")
+    assert tuple(VOLUME_KINDS) == VOLUME_LEVEL

@@ -68,3 +68,25 @@ def test_enhance_with_onnxruntime_matches_torch(tmp_path: Path) -> None:
     rec = json.loads((tmp_path / "b.json").read_text())
     assert rec["model"]["engine"] == "onnxruntime" and rec["options"]["mode"] == "exact"
     assert rec["model"]["checkpoint"] == str(ckpt.resolve())
+
+
+def test_onnx_export_is_one_self_contained_file(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    ckpt = checkpoint(tmp_path / "m.pt", "srresnet", SRRESNET2D_KW)
+    folder = tmp_path / "out"
+    assert main(["export", str(ckpt), "-o", str(folder / "m.onnx")]) == 0
+    # nothing beside the output and its sidecar: no weights file named after a hidden temp file
+    assert sorted(p.name for p in folder.iterdir()) == ["m.onnx", "m.onnx.json"]
+    graph = onnx.load(str(folder / "m.onnx"), load_external_data=False).graph
+    assert graph.initializer
+    assert all(t.data_location != onnx.TensorProto.EXTERNAL for t in graph.initializer)
+    moved = tmp_path / "elsewhere.onnx"  # the file works on its own
+    (folder / "m.onnx").rename(moved)
+    x = torch.from_numpy(rand((1, 1, 12, 10), seed=7))
+    got = ort.InferenceSession(str(moved), providers=["CPUExecutionProvider"]).run(
+        None, {"x": x.numpy()}
+    )[0]
+    with torch.no_grad():
+        ref = load_checkpoint(ckpt).build_model()(x).numpy()
+    assert got.shape == ref.shape and _rel(got, ref) <= 1e-4

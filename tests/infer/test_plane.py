@@ -129,3 +129,45 @@ def test_series_description_is_extended_within_64_characters() -> None:
     long = series_description("A" * 60, ours)
     assert len(long) == 64 and long.endswith(ours) and long.startswith("AAAAAAAAAAAA")
     assert len(series_description("B" * 60, "m" * 60)) == 64
+
+
+def _nifti_with_slice_dim(path: Path, slice_dim: int | None) -> Path:
+    """An isotropic NIfTI stored (A, S, R): file axis k runs left-right (sagittal slices)."""
+    import nibabel as nib
+
+    affine = np.array([[0, 0, 1, -6], [1, 0, 0, -8], [0, 1, 0, -5], [0, 0, 0, 1]], float)
+    data = np.random.default_rng(1).random((16, 10, 6)).astype(np.float32) * 100
+    img = nib.Nifti1Image(data, affine)
+    if slice_dim is not None:
+        img.header.set_dim_info(slice=slice_dim)
+    nib.save(img, path)
+    return path
+
+
+def test_nifti_slice_axis_recorded_in_the_header_is_the_plane(tmp_path: Path) -> None:
+    import nibabel as nib
+
+    from medsr.io import write_volume
+
+    vol = read_volume(_nifti_with_slice_dim(tmp_path / "sag.nii.gz", 2))
+    assert vol.shape == (10, 16, 6)  # (D, H, W): S, A, R
+    found = acquired_plane(vol)
+    assert (found.axis, found.plane, found.source) == (2, "sagittal", "NIfTI slice_dim")
+    plain = acquired_plane(read_volume(_nifti_with_slice_dim(tmp_path / "iso.nii.gz", None)))
+    assert (plain.axis, plain.source) == (0, "default")  # isotropic, nothing recorded
+    # written back in the file's order, the header keeps the slice axis
+    write_volume(vol, tmp_path / "back.nii.gz")
+    assert nib.load(tmp_path / "back.nii.gz").header.get_dim_info()[2] == 2
+    assert acquired_plane(read_volume(tmp_path / "back.nii.gz")).source == "NIfTI slice_dim"
+
+
+def test_2d_model_on_a_nifti_runs_in_its_recorded_slice_plane(tmp_path: Path, capsys) -> None:
+    from tests.infer._models import SRRESNET2D_KW, checkpoint
+
+    model = checkpoint(tmp_path / "m.pt", "srresnet", SRRESNET2D_KW)
+    src = _nifti_with_slice_dim(tmp_path / "sag.nii.gz", 2)
+    out = tmp_path / "o.nii.gz"
+    assert main(["enhance", str(src), "--model", str(model), "-o", str(out)]) == 0
+    assert "2D model on sagittal slices (axis 2, W; NIfTI slice_dim)" in capsys.readouterr().out
+    assert read_volume(out).shape == (20, 32, 6)  # D and H refined, the 6 slices kept
+    assert json.loads((tmp_path / "o.json").read_text())["plane"]["source"] == "NIfTI slice_dim"

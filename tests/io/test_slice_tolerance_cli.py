@@ -65,3 +65,21 @@ def test_enhance(uneven: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str
     _refused(capsys)
     assert main([*base, "--slice-tolerance", "0.5"]) == 0
     assert read_volume(tmp_path / "sr.nii.gz").shape[0] == 12
+
+
+def test_baseline(uneven: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["baseline", "cubic", str(uneven), "-o", str(tmp_path / "b.nii.gz"), "--scale", "1"]
+    assert main(base) == 2
+    assert "--slice-tolerance 0.37 " in _refused(capsys)  # an option this command takes
+    assert main([*base, "--slice-tolerance", "0.5"]) == 0
+    assert read_volume(tmp_path / "b.nii.gz").shape == (12, 16, 16)
+
+
+@pytest.mark.filterwarnings("ignore:input modality CT differs")  # --force: a CT series, MR model
+def test_augment(uneven: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["augment", str(uneven), "--model", "disgan-t1-x2", "--no-simulate", "--force"]
+    assert main([*base, "-o", str(tmp_path / "refused")]) == 2
+    _refused(capsys)
+    assert not (tmp_path / "refused").exists()
+    assert main([*base, "-o", str(tmp_path / "set"), "--slice-tolerance", "0.5"]) == 0
+    assert read_volume(tmp_path / "set" / "images" / "s_sr.nii.gz").shape == (24, 32, 32)

@@ -30,3 +30,28 @@ def test_percentile_state_is_measured_on_the_low_quality_input(level: str) -> No
             lq = data._degrade_whole(cfg, degrader, subj, rng)
         assert subj.state == norm.forward(lq)[1]
         assert subj.state["scale"] != pytest.approx(hq_state["scale"], rel=1e-6)
+
+
+def test_a_data_source_takes_the_dicom_slice_tolerance(tmp_path) -> None:
+    import pydicom
+
+    from medsr.errors import InputError
+    from tests.io.dicom_factory import write_series
+
+    stored = (np.arange(12 * 16 * 16).reshape(12, 16, 16) % 50 * 20).astype(np.int16)
+    paths = write_series(
+        tmp_path / "s", stored, ipp0=[0, 0, 0], iop=[1, 0, 0, 0, 1, 0], pixel_spacing=(1, 1),
+        step=[0, 0, 4.0], series_uid="3.4", rng=np.random.default_rng(0), first_instance=1,
+    )  # fmt: skip
+    first = min(paths, key=lambda p: float(pydicom.dcmread(p).ImagePositionPatient[2]))
+    ds = pydicom.dcmread(first)
+    ds.ImagePositionPatient = [f"{v:.6f}" for v in (0.0, 0.0, -0.4)]  # 0.4 mm out of place
+    ds.save_as(first)
+    source = f"data.train=[{{scan: {tmp_path / 's'}}}]"
+    cfg = load_config(CONFIGS / "tiny" / "mdcsrn_wgangp.yaml", overrides=[source])
+    with pytest.raises(InputError, match="uneven slice spacing"):
+        data._subject(cfg, cfg.data.train[0])
+    source = f"data.train=[{{scan: {tmp_path / 's'}, slice_tolerance: 0.5}}]"
+    cfg = load_config(CONFIGS / "tiny" / "mdcsrn_wgangp.yaml", overrides=[source])
+    assert cfg.data.train[0].slice_tolerance == 0.5
+    assert data._subject(cfg, cfg.data.train[0]).hq.shape[-3:] == (12, 16, 16)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from medsr.baselines.noise import estimate_ct_noise_sigma
+from medsr.baselines.progress import each_slice
 from medsr.errors import MissingDependencyError
 
 #: The CT network window of the recipes (``task.intensity`` of configs/dfgan.yaml), in HU.
@@ -68,4 +69,4 @@ def bm3d_ct(x: np.ndarray, *, sigma: float | None = None) -> np.ndarray:
 
     if arr.ndim == 2:
         return one(arr)
-    return np.stack([one(plane) for plane in arr])
+    return each_slice(arr, one)

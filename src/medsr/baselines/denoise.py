@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from medsr.baselines.progress import each_slice
 from medsr.errors import MissingDependencyError
 
 #: Laplacian-like kernel of Immerkaer (1996): zero response to constant and linear images.
@@ -79,7 +80,7 @@ def _per_slice(x: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndar
         return fn(arr)
     if arr.ndim != 3:
         raise ValueError(f"expected a 2D or 3D array, got shape {arr.shape}")
-    return np.stack([fn(s) for s in arr])
+    return each_slice(arr, fn)
 
 
 def _sigma(x: np.ndarray, sigma: float | None) -> float:

@@ -4,6 +4,7 @@ segmentation training set (see :mod:`medsr.augment`)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 HELP = "write super-resolved copies of brain scans with their tissue labels as a training set"
 
@@ -50,11 +51,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--window", nargs="+", type=int, metavar="N", help="sliding window in input voxels"
     )
     parser.add_argument("--batch-size", type=int, default=1, help="windows per network call")
-    parser.add_argument("--device", help="cpu, cuda, cuda:N or mps (default: cpu)")
+    parser.add_argument("--device", help="cpu (default), cuda or cuda:N")
     parser.add_argument(
         "--force", action="store_true", help="run on a scan whose modality is not the model's"
     )
+    parser.add_argument(
+        "--slice-tolerance",
+        type=float,
+        metavar="MM",
+        help="DICOM series: accepted deviation of a slice gap from the mean spacing (default: "
+        "what the rounding of the written positions explains)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (one shows on stderr over the model's windows when it is a terminal)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -64,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.device is not None:
+        from medsr.devices import parse_device
+
+        parse_device(args.device)  # a bad name is refused before any work
     window = args.window
     if window is not None and (min(window) < 1 or len(window) not in (1, 2, 3)):
         raise ConfigError(f"--window takes 1 to 3 positive sizes, got {window}")
@@ -76,9 +93,15 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         force=args.force,
+        slice_tolerance=args.slice_tolerance,
         overwrite=args.overwrite,
     )
-    manifest = augment_scans(args.scans, model=args.model, out=args.output, options=options)
+    from medsr.cli._progress import progress_bars
+    from medsr.nn.sliding_window import window_progress
+
+    with progress_bars("augment", "window", enabled=not args.quiet) as report:
+        with window_progress(report) if report is not None else contextlib.nullcontext():
+            manifest = augment_scans(args.scans, model=args.model, out=args.output, options=options)
     kinds = [e["kind"] for e in manifest["training"]]
     print(
         f"wrote {args.output}: {kinds.count('sr')} SR and {kinds.count('real')} real image(s), "

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 from pathlib import Path
 
@@ -35,7 +37,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--sigma", type=float, metavar="S", help=SIGMA_HELP)
     parser.add_argument(
+        "--slice-tolerance",
+        type=float,
+        metavar="MM",
+        help="DICOM series: accepted deviation of a slice gap from the mean spacing (default: "
+        "what the rounding of the written positions explains)",
+    )
+    parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing output and sidecar"
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar (nlm, bilateral and bm3d show one over the slices on stderr when "
+        "it is a terminal)",
     )
 
 
@@ -76,8 +91,14 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--scale takes positive integers (D, H, W), got {args.scale}")
     if args.sigma is not None and spec.noise is None:
         raise ConfigError(f"baseline {args.name!r} takes no --sigma (nlm, bilateral, bm3d do)")
-    if args.sigma is not None and not args.sigma >= 0:
-        raise ConfigError(f"--sigma must be >= 0, got {args.sigma}")
+    if args.sigma is not None and not (math.isfinite(args.sigma) and args.sigma >= 0):
+        raise ConfigError(f"--sigma must be a finite number >= 0, got {args.sigma}")
+    if args.slice_tolerance is not None and not (
+        math.isfinite(args.slice_tolerance) and args.slice_tolerance >= 0
+    ):
+        raise ConfigError(
+            f"--slice-tolerance must be a finite number >= 0 mm, got {args.slice_tolerance}"
+        )
     output = Path(args.output)
     sidecar = sidecar_path(output)
     if not args.overwrite:
@@ -89,8 +110,15 @@ def _run(args: argparse.Namespace) -> int:
     from medsr.memory import baseline_plan
 
     with memory_plan(baseline_plan(args.name, scale)):  # refused before reading
-        volume = read_volume(args.input)
-    result = run_baseline(args.name, volume, scale=1 if scale is None else scale, sigma=args.sigma)
+        volume = read_volume(args.input, slice_tolerance=args.slice_tolerance)
+    from medsr.baselines.progress import slice_progress
+    from medsr.cli._progress import progress_bars
+
+    with progress_bars(f"baseline {args.name}", "slice", enabled=not args.quiet) as report:
+        with slice_progress(report) if report is not None else contextlib.nullcontext():
+            result = run_baseline(
+                args.name, volume, scale=1 if scale is None else scale, sigma=args.sigma
+            )
     record = result.meta["baseline"]
     noise = {k: record[k] for k in ("sigma", "sigma_source") if k in record}
     if len(noise.get("sigma", ())) == 1:

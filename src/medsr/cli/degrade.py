@@ -10,67 +10,68 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from medsr.degrade_names import ALIASES, VOLUME_LEVEL, is_volume_kind
+
 HELP = "degrade a volume (k-space truncation, downsampling, noise, low-dose CT) with a JSON record"
 
-KINDS = (
-    "kspace",
-    "kspace-gaussian",
-    "downsample",
-    "decimate",
+
+class _Kinds(tuple[str, ...]):
+    """``--kind`` choices: ``--help`` and the invalid-choice error list the canonical names
+    (:data:`medsr.degrade_names.VOLUME_LEVEL`); the aliases are accepted too."""
+
+    def __contains__(self, value: object) -> bool:
+        return is_volume_kind(value)
+
+
+#: Parameter flags (their dests): a flag applies to the kinds whose function takes its parameter
+#: (``medsr.degrade.apply.kind_parameters``); ``--method`` only to the alias ``downsample``.
+_DESTS: tuple[str, ...] = (
+    "factor",
+    "edge_divisor",
+    "keep_shape",
+    "window",
+    "tukey_alpha",
+    "method",
+    "remainder",
+    "offset",
     "thickness",
-    "gaussian",
-    "rician",
-    "poisson-gaussian",
-    "lowdose-ct",
+    "spacing",
+    "axis",
+    "profile",
+    "sigma",
+    "gain",
+    "dose",
+    "i0",
+    "sigma_e",
+    "views",
+    "detectors",
+    "filter",
+    "ct_mode",
+    "min_count",
 )
 
-#: kind -> {command-line dest: library parameter}; a flag outside its kind's table is an error.
-_FLAGS: dict[str, dict[str, str]] = {
-    "kspace": {
-        "factor": "factor",
-        "edge_divisor": "edge_divisor",
-        "keep_shape": "keep_shape",
-        "window": "window",
-        "tukey_alpha": "tukey_alpha",
-    },
-    "kspace-gaussian": {"sigma": "sigma"},
-    "downsample": {"factor": "factor", "method": "method", "remainder": "remainder"},
-    "decimate": {"factor": "factor", "offset": "offset"},
-    "thickness": {
-        "thickness": "thickness_mm",
-        "spacing": "spacing_mm",
-        "axis": "axis",
-        "profile": "profile",
-        "remainder": "remainder",
-    },
-    "gaussian": {"sigma": "sigma"},
-    "rician": {"sigma": "sigma"},
-    "poisson-gaussian": {"gain": "gain", "sigma": "sigma"},
-    "lowdose-ct": {
-        "dose": "dose",
-        "i0": "i0",
-        "sigma_e": "sigma_e",
-        "views": "views",
-        "detectors": "detectors",
-        "filter": "filter",
-        "ct_mode": "mode",
-        "min_count": "min_count",
-    },
+#: Flag dest -> library parameter where the two are spelled differently.
+_PARAMETER: dict[str, str] = {
+    "thickness": "thickness_mm",
+    "spacing": "spacing_mm",
+    "ct_mode": "mode",
 }
 
-#: Flags a kind cannot do without (one of each tuple).
+#: Flags a kind cannot do without (one of each tuple), by canonical name.
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "kspace": ("factor", "edge_divisor"),
-    "kspace-gaussian": ("sigma",),
-    "downsample": ("factor",),
+    "kspace_truncate": ("factor",),
+    "kspace_truncate_zero_edges": ("edge_divisor",),
+    "kspace_gaussian": ("sigma",),
+    "downsample_area": ("factor",),
+    "downsample_bicubic": ("factor",),
     "decimate": ("factor",),
-    "thickness": ("thickness",),
-    "gaussian": ("sigma",),
-    "rician": ("sigma",),
-    "poisson-gaussian": ("gain",),
+    "slice_thickness": ("thickness",),
+    "gaussian_noise": ("sigma",),
+    "rician_noise": ("sigma",),
+    "poisson_gaussian_noise": ("gain",),
 }
 
-_INTEGER_FACTOR_KINDS = ("downsample", "decimate")
+_INTEGER_FACTOR_KINDS = ("downsample_area", "downsample_bicubic", "decimate")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="output (.nii.gz, .npy, ...)"
     )
-    parser.add_argument("--kind", choices=KINDS, help="which degradation")
+    parser.add_argument(
+        "--kind",
+        choices=_Kinds(VOLUME_LEVEL),
+        metavar="KIND",
+        help=f"which degradation: {', '.join(VOLUME_LEVEL)} (the names configs and checkpoints "
+        f"record); the older spellings {', '.join(ALIASES)} and hyphens for underscores also work",
+    )
     parser.add_argument(
         "--like",
         metavar="MODEL",
@@ -102,9 +109,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress bar (lowdose-ct shows one on stderr when it is a terminal)",
+        help="no progress bar (lowdose_ct shows one on stderr when it is a terminal)",
     )
-    g = parser.add_argument_group("k-space (kspace, kspace-gaussian)")
+    g = parser.add_argument_group(
+        "k-space (kspace_truncate, kspace_truncate_zero_edges, kspace_gaussian)"
+    )
     g.add_argument(
         "--factor",
         nargs="+",
@@ -117,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=float,
         metavar="E",
-        help="zero round(N/E) lines per edge instead of --factor ('inf' = untouched)",
+        help="kspace_truncate_zero_edges: zero round(N/E) lines per edge ('inf' = untouched)",
     )
     g.add_argument(
         "--keep-shape",
@@ -129,26 +138,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--window", choices=("none", "hamming", "tukey"), help="window over the kept band"
     )
     g.add_argument("--tukey-alpha", type=float, help="Tukey taper fraction in [0, 1]")
-    g = parser.add_argument_group("resampling (downsample, decimate, thickness)")
-    g.add_argument("--method", choices=("area", "bicubic"), help="anti-aliased downsampler")
+    g = parser.add_argument_group(
+        "resampling (downsample_area, downsample_bicubic, decimate, slice_thickness)"
+    )
+    g.add_argument(
+        "--method",
+        choices=("area", "bicubic"),
+        help="downsampler of the older --kind downsample (downsample_area, downsample_bicubic)",
+    )
     g.add_argument("--remainder", choices=("crop", "pad"), help="axes not divisible by the factor")
     g.add_argument(
         "--offset", nargs="+", type=int, metavar="O", help="first kept voxel per axis (decimate)"
     )
     g.add_argument("--thickness", type=float, metavar="MM", help="slice profile FWHM / width in mm")
     g.add_argument(
-        "--spacing", type=float, metavar="MM", help="new slice spacing in mm (thickness)"
+        "--spacing", type=float, metavar="MM", help="new slice spacing in mm (slice_thickness)"
     )
     g.add_argument(
-        "--axis", type=int, choices=(0, 1, 2), help="slice axis: 0 D, 1 H, 2 W (thickness)"
+        "--axis", type=int, choices=(0, 1, 2), help="slice axis: 0 D, 1 H, 2 W (slice_thickness)"
     )
-    g.add_argument("--profile", choices=("gaussian", "boxcar"), help="slice profile (thickness)")
-    g = parser.add_argument_group("noise (gaussian, rician, poisson-gaussian, kspace-gaussian)")
+    g.add_argument(
+        "--profile", choices=("gaussian", "boxcar"), help="slice profile (slice_thickness)"
+    )
+    g = parser.add_argument_group(
+        "noise (gaussian_noise, rician_noise, poisson_gaussian_noise, kspace_gaussian)"
+    )
     g.add_argument(
         "--sigma", type=float, help="noise std in intensity units; k-space Gaussian width"
     )
-    g.add_argument("--gain", type=float, help="intensity per photon count (poisson-gaussian)")
-    g = parser.add_argument_group("low-dose CT (lowdose-ct; input in HU)")
+    g.add_argument("--gain", type=float, help="intensity per photon count (poisson_gaussian_noise)")
+    g = parser.add_argument_group("low-dose CT (lowdose_ct; input in HU)")
     g.add_argument("--dose", type=float, help="dose fraction, 0.25 = quarter dose (default 0.25)")
     g.add_argument("--i0", type=float, help="photons per ray at full dose (default 1e5)")
     g.add_argument("--sigma-e", type=float, help="electronic noise std in counts (default 0)")
@@ -167,32 +186,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--min-count", type=float, help="clamp counts to at least this before the log")
 
 
-def collect_parameters(args: argparse.Namespace, *, required: bool = True) -> dict[str, Any]:
-    """The library parameters given on the command line for ``args.kind``.
+def collect_parameters(
+    args: argparse.Namespace, kind: str, *, required: bool = True
+) -> tuple[str, dict[str, Any]]:
+    """The canonical name of ``kind`` and the library parameters given on the command line.
 
     Args:
         args: The parsed arguments.
+        kind: A canonical name or an alias (``kspace`` and ``downsample`` resolve by their flags,
+            :func:`medsr.degrade_names.resolve`).
         required: Refuse a kind's missing required flag (off when a model supplies the values).
 
     Raises:
         ConfigError: For a flag that does not apply to the kind, or a missing required one.
     """
+    from medsr.degrade.apply import kind_parameters
+    from medsr.degrade_names import resolve
     from medsr.errors import ConfigError
 
-    table = _FLAGS[args.kind]
-    given = {
-        dest for dests in _FLAGS.values() for dest in dests if getattr(args, dest, None) is not None
-    }
-    stray = sorted(given - set(table))
-    if stray:
-        flags = ", ".join("--" + d.replace("_", "-") for d in stray)
-        raise ConfigError(f"{flags} does not apply to --kind {args.kind}")
-    need = _REQUIRED.get(args.kind, ()) if required else ()
-    if need and not given & set(need):
-        flags = " or ".join("--" + d.replace("_", "-") for d in need)
-        raise ConfigError(f"--kind {args.kind} needs {flags}")
-    params: dict[str, Any] = {}
-    for dest in sorted(given):
+    given = [dest for dest in _DESTS if getattr(args, dest, None) is not None]
+    raw: dict[str, Any] = {}
+    for dest in given:
         value = getattr(args, dest)
         if isinstance(value, list):
             if len(value) not in (1, 3):
@@ -200,10 +214,22 @@ def collect_parameters(args: argparse.Namespace, *, required: bool = True) -> di
                     f"--{dest.replace('_', '-')} takes 1 or 3 values (D H W), got {len(value)}"
                 )
             value = value[0] if len(value) == 1 else tuple(value)
-        if dest == "factor" and args.kind in _INTEGER_FACTOR_KINDS:
-            value = _integers(value)
-        params[table[dest]] = value
-    return params
+        raw[_PARAMETER.get(dest, dest)] = value
+    name, params = resolve(kind, raw)
+    takes = set(kind_parameters(name))
+    stray = [
+        d for d in given if _PARAMETER.get(d, d) in params and _PARAMETER.get(d, d) not in takes
+    ]
+    if stray:
+        flags = ", ".join("--" + d.replace("_", "-") for d in sorted(stray))
+        raise ConfigError(f"{flags} does not apply to --kind {name}")
+    need = _REQUIRED.get(name, ()) if required else ()
+    if need and not set(given) & set(need):
+        flags = " or ".join("--" + d.replace("_", "-") for d in need)
+        raise ConfigError(f"--kind {name} needs {flags}")
+    if "factor" in params and name in _INTEGER_FACTOR_KINDS:
+        params["factor"] = _integers(params["factor"])
+    return name, params
 
 
 def _integers(value: float | tuple[float, ...]) -> int | tuple[int, ...]:
@@ -226,8 +252,7 @@ def _resolved(kind: str, params: dict[str, Any]) -> dict[str, Any]:
     out = {
         name: sig.parameters[name].default
         for name in kind_parameters(kind)
-        if name in _FLAGS[kind].values()
-        and sig.parameters[name].default is not inspect.Parameter.empty
+        if sig.parameters[name].default is not inspect.Parameter.empty
     }
     out.update(params)
     return {k: _json_value(v) for k, v in sorted(out.items())}
@@ -278,7 +303,7 @@ def _run(args: argparse.Namespace) -> int:
     from medsr.io.memory import memory_plan
     from medsr.memory import degrade_plan
 
-    ct = any(kind == "lowdose-ct" for kind, _ in steps)
+    ct = any(kind == "lowdose_ct" for kind, _ in steps)
     with memory_plan(degrade_plan([kind for kind, _ in steps])):  # refused before reading
         volume = read_volume(
             args.input, modality="CT" if ct else None, slice_tolerance=args.slice_tolerance
@@ -323,13 +348,14 @@ def _ct_progress(*, enabled: bool) -> Iterator[None]:
     from medsr.cli._progress import progress_bars
     from medsr.degrade.ct import slice_progress
 
-    with progress_bars("lowdose-ct", "slice", enabled=enabled) as report:
+    with progress_bars("lowdose_ct", "slice", enabled=enabled) as report:
         with slice_progress(report) if report is not None else contextlib.nullcontext():
             yield
 
 
 def _steps(args: argparse.Namespace) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, Any]]:
-    """``(kind, parameters)`` to apply in order, and the ``--like`` record (empty without it).
+    """``(canonical kind, parameters)`` to apply in order, and the ``--like`` record (empty
+    without it).
 
     Raises:
         ConfigError: Neither or both of ``--kind`` and ``--like``, or a model whose degradation
@@ -340,19 +366,16 @@ def _steps(args: argparse.Namespace) -> tuple[list[tuple[str, dict[str, Any]]], 
     if (args.kind is None) == (args.like is None):
         raise ConfigError("pass one of --kind KIND or --like MODEL")
     if args.like is None:
-        return [(args.kind, collect_parameters(args))], {}
+        return [collect_parameters(args, args.kind)], {}
     from medsr.degrade.recorded import kinds_of_stages, recorded_degradation
 
     recorded, checkpoint = recorded_degradation(args.like)
     steps = kinds_of_stages(recorded, model=str(args.like))
     if len(steps) == 1:
-        args.kind = steps[0][0]
-        steps = [(args.kind, {**steps[0][1], **collect_parameters(args, required=False)})]
-        args.kind = None
+        kind, flags = collect_parameters(args, steps[0][0], required=False)
+        steps = [(kind, {**steps[0][1], **flags})]
     else:
-        given = [
-            d for dests in _FLAGS.values() for d in dests if getattr(args, d, None) is not None
-        ]
+        given = [d for d in _DESTS if getattr(args, d, None) is not None]
         if given:
             raise ConfigError(
                 f"{args.like} records {len(steps)} degradation stages; parameter flags "

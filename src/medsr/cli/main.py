@@ -14,6 +14,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import NoReturn
 
 from medsr._version import __version__
 
@@ -43,9 +44,19 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr with exit 2, like every
+    other medsr error (``--help`` still shows the usage); subcommand parsers are of this class
+    too (``add_subparsers`` makes its parsers of the parent's class)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``medsr: error: MESSAGE (see `PROG --help`)`` and exit with 2."""
+        self.exit(2, f"medsr: error: {' '.join(message.split())} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="medsr",
         description="GAN-based medical image enhancement: MRI super-resolution and low-dose CT denoising.",
     )
@@ -70,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pipe (``medsr models --json | head -1``) ends quietly with 141, like ``cat``.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # named against the subcommand's --help, not medsr's
+        _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
     if args.command is None:
         parser.print_help()
         return 2
@@ -103,6 +116,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     _replay(caught)
     return code
+
+
+def _command_parser(
+    parser: argparse.ArgumentParser, command: str | None
+) -> argparse.ArgumentParser:
+    """The parser of subcommand ``command`` (``parser`` itself without one)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]  # type: ignore[no-any-return]
+    return parser
 
 
 #: Exit status of a process ended by SIGPIPE (128 + 13), what ``cat file | head`` reports.

@@ -31,7 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--check", action="store_true", help="validate the config, print it resolved and stop"
     )
     parser.add_argument(
-        "--no-progress", action="store_true", help="no progress bar (JSONL log only)"
+        "--no-progress",
+        "--quiet",
+        dest="no_progress",
+        action="store_true",
+        help="no progress bar (JSONL log only)",
     )
 
 

@@ -79,7 +79,9 @@ class SourceConfig:
     ``attenuation: true`` converts linear attenuation (1/mm) to HU and ``slice_axis`` names the
     array axis the slices are stacked along (the DFGAN data: ``(H, W, N)``, so 2). ``region`` keeps
     ``[[d0, d1], [h0, h1], [w0, w1]]`` of the loaded volume (None keeps all). ``subject`` names
-    the subject for splits (default: the scan name).
+    the subject for splits (default: the scan name). ``slice_tolerance`` (mm) accepts a DICOM
+    series whose slice gaps deviate from the mean spacing by up to that much (the reader's
+    ``slice_tolerance``; default: what the rounding of the written positions explains).
     """
 
     scan: str
@@ -89,6 +91,7 @@ class SourceConfig:
     region: list[list[int]] | None = None
     attenuation: bool = False
     slice_axis: int = 0
+    slice_tolerance: float | None = None
 
     def __post_init__(self) -> None:
         if not self.scan:
@@ -101,6 +104,11 @@ class SourceConfig:
         if self.slice_axis not in (0, 1, 2, -1):
             raise ConfigError(
                 f"data source {self.scan!r}: slice_axis must be 0, 1, 2 or -1, got {self.slice_axis}"
+            )
+        if self.slice_tolerance is not None and not self.slice_tolerance >= 0:
+            raise ConfigError(
+                f"data source {self.scan!r}: slice_tolerance must be >= 0 mm, "
+                f"got {self.slice_tolerance}"
             )
         if self.region is not None and (
             len(self.region) != 3 or any(len(r) != 2 or not 0 <= r[0] < r[1] for r in self.region)

@@ -43,6 +43,7 @@ def load_scan(
     modality: str | None = None,
     attenuation: bool = False,
     slice_axis: int = 0,
+    slice_tolerance: float | None = None,
 ) -> tuple[Volume, Volume | None]:
     """Decode a scan (catalogue name or file) and its paired low-quality scan, cached in memory.
 
@@ -53,6 +54,8 @@ def load_scan(
         modality: Modality for readers that cannot tell.
         attenuation: The paired file holds linear attenuation (1/mm), converted to HU.
         slice_axis: Axis the paired file's 3D arrays stack their slices along.
+        slice_tolerance: DICOM series: accepted deviation (mm) of a slice gap from the mean
+            spacing (None: what the rounding of the positions explains).
 
     Returns:
         ``(high_quality, low_quality_or_None)``.
@@ -62,7 +65,7 @@ def load_scan(
         InputError: For a bad file.
         ConfigError: For a name that is neither a catalogue scan nor an existing path.
     """
-    key = (scan, lq, paired_ct, modality, attenuation, slice_axis)
+    key = (scan, lq, paired_ct, modality, attenuation, slice_axis, slice_tolerance)
     if key not in _SCANS:
         _SCANS[key] = _decode(
             scan,
@@ -71,6 +74,7 @@ def load_scan(
             modality=modality,
             attenuation=attenuation,
             slice_axis=slice_axis,
+            slice_tolerance=slice_tolerance,
         )
     return _SCANS[key]
 
@@ -83,6 +87,7 @@ def _decode(
     modality: str | None,
     attenuation: bool = False,
     slice_axis: int = 0,
+    slice_tolerance: float | None = None,
 ) -> tuple[Volume, Volume | None]:
 
     if paired_ct:
@@ -91,12 +96,13 @@ def _decode(
     if scan in names:
         hq = catalogue.load(scan)
     elif Path(scan).exists():
-        hq = read_volume(scan, modality=modality)
+        hq = read_volume(scan, modality=modality, slice_tolerance=slice_tolerance)
     else:
         raise ConfigError(
             f"data source {scan!r} is neither a catalogue scan (see `medsr data list`) nor a file"
         )
-    return hq, (read_volume(lq, modality=modality) if lq else None)
+    lq_volume = read_volume(lq, modality=modality, slice_tolerance=slice_tolerance) if lq else None
+    return hq, lq_volume
 
 
 def to_network(x: np.ndarray, norm: IntensityNorm, state: dict[str, float]) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Every function returns float32, takes keyword-only arguments and, when random, an explicit
 ``numpy.random.Generator`` named ``rng``. :data:`DEGRADATIONS` names them for configs and
-:class:`DegradationPipeline`; :mod:`medsr.degrade.volumes` applies them to volumes with geometry.
+:class:`DegradationPipeline`; :mod:`medsr.degrade.volumes` applies them to volumes with geometry,
+and :func:`degrade_volume` by the same names (:data:`VOLUME_KINDS`). Its keys are the canonical
+names; :mod:`medsr.degrade_names` says which have a whole-volume form and lists the aliases.
 """
 
 from collections.abc import Callable

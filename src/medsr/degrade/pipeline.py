@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from medsr.degrade._common import check_rng
+from medsr.degrade_names import canonical_name
 from medsr.errors import ConfigError
 
 
@@ -116,6 +117,12 @@ def _function(name: str) -> Callable[..., np.ndarray]:
     try:
         return DEGRADATIONS.get(name)
     except KeyError as exc:
+        canonical = canonical_name(name)
+        if canonical is not None:  # an alias: configs and checkpoints name stages canonically
+            raise ConfigError(
+                f"degradation stage {name!r}: write its canonical name {canonical!r} (the "
+                f"aliases of medsr.degrade_names are for medsr degrade --kind)"
+            ) from None
         raise ConfigError(str(exc.args[0])) from None
 
 

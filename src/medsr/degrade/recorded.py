@@ -1,12 +1,12 @@
 """A training pipeline's recorded degradation as whole-volume kinds (what ``medsr degrade --like``
 runs): ``data.degradation`` of a checkpoint's config, stage by stage.
 
-A stage maps to the :data:`~medsr.degrade.apply.VOLUME_KINDS` kind that computes the same thing
-on a volume in scanner units: ``lowdose_ct`` -> ``lowdose-ct`` (the pixel size comes from the
-volume, as in training), ``kspace_truncate`` -> ``kspace``, ``downsample_bicubic`` ->
-``downsample`` with ``method="bicubic"``, and so on. A factor recorded for ``spatial_dims=2``
-stages acts on ``(H, W)`` and becomes ``(1, fh, fw)``. Random (augmenting) stages, stages in
-network units and arguments without a volume equivalent are refused with the reason.
+A stage runs as the :data:`~medsr.degrade.apply.VOLUME_KINDS` kind of the same (canonical) name,
+which computes the same thing on a volume in scanner units (``lowdose_ct`` takes the pixel size
+from the volume, as in training), with the stage's arguments. A factor recorded for
+``spatial_dims=2`` stages acts on ``(H, W)`` and becomes ``(1, fh, fw)``. Random (augmenting)
+stages, stages in network units and arguments without a volume equivalent are refused with the
+reason.
 """
 
 from __future__ import annotations
@@ -14,28 +14,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from medsr.degrade.apply import VOLUME_KINDS, kind_parameters
 from medsr.errors import ConfigError
 
-#: stage name -> (kind, stage arguments passed on under the same name, fixed kind parameters)
-_STAGE_KINDS: dict[str, tuple[str, tuple[str, ...], dict[str, Any]]] = {
-    "lowdose_ct": (
-        "lowdose-ct",
-        ("dose", "i0", "sigma_e", "views", "detectors", "filter", "mode", "min_count"),
-        {},
-    ),
-    "kspace_truncate": ("kspace", ("factor", "keep_shape", "window", "tukey_alpha"), {}),
-    "kspace_truncate_zero_edges": (
-        "kspace",
-        ("edge_divisor", "keep_shape", "window", "tukey_alpha"),
-        {},
-    ),
-    "kspace_gaussian": ("kspace-gaussian", ("sigma",), {}),
-    "downsample_area": ("downsample", ("factor", "remainder"), {"method": "area"}),
-    "downsample_bicubic": ("downsample", ("factor", "remainder"), {"method": "bicubic"}),
-    "decimate": ("decimate", ("factor", "offset"), {}),
-    "gaussian_noise": ("gaussian", ("sigma",), {}),
-    "rician_noise": ("rician", ("sigma",), {}),
-    "poisson_gaussian_noise": ("poisson-gaussian", ("gain", "sigma"), {}),
+#: Whole-volume kinds whose recorded stages do not carry over: stage name -> why.
+_NOT_RECORDED: dict[str, str] = {
+    "slice_thickness": "its stage gives the thickness in voxels, the volume kind in mm",
 }
 
 #: Stage arguments whose recorded value must be this one (what the volume kinds do).
@@ -77,19 +61,20 @@ def kinds_of_stages(
             f"{model} degrades in network units (relative to each scan's intensity); "
             "medsr degrade works in scanner units and cannot reproduce it"
         )
+    reproducible = sorted(set(VOLUME_KINDS) - set(_NOT_RECORDED))
     steps = []
     for st in stages:
-        if not isinstance(st, Mapping) or str(st.get("name", "")) not in _STAGE_KINDS:
-            name = st.get("name") if isinstance(st, Mapping) else st
+        name = str(st.get("name", "")) if isinstance(st, Mapping) else str(st)
+        if not isinstance(st, Mapping) or name not in reproducible:
+            why = f" ({_NOT_RECORDED[name]})" if name in _NOT_RECORDED else ""
             raise ConfigError(
-                f"{model}'s degradation stage {name!r} has no medsr degrade equivalent; "
-                f"reproducible stages: {', '.join(sorted(_STAGE_KINDS))}"
+                f"{model}'s degradation stage {name!r} has no medsr degrade equivalent{why}; "
+                f"reproducible stages: {', '.join(reproducible)}"
             )
-        name = str(st["name"])
-        kind, passed, fixed = _STAGE_KINDS[name]
+        passed = kind_parameters(name)
         kwargs = dict(st.get("kwargs") or {})
         spatial_dims = int(kwargs.pop("spatial_dims", 3))
-        params: dict[str, Any] = dict(fixed)
+        params: dict[str, Any] = {}
         for key, value in kwargs.items():
             if key in passed:
                 params[key] = _per_axis(key, value, spatial_dims) if key in _PER_AXIS else value
@@ -98,9 +83,9 @@ def kinds_of_stages(
             else:
                 raise ConfigError(
                     f"{model}'s degradation stage {name} sets {key}={value!r}, which medsr "
-                    f"degrade --kind {kind} does not offer"
+                    f"degrade --kind {name} does not offer"
                 )
-        steps.append((kind, params))
+        steps.append((name, params))
     return steps
 
 

@@ -61,6 +61,7 @@ def _export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, opse
             (example,),
             str(path),
             dynamo=True,
+            external_data=False,  # one self-contained file: no weights beside the temp name
             dynamic_shapes=(dims,),
             input_names=["x"],
             output_names=["y"],

@@ -5,8 +5,10 @@ canonical ``(D, H, W)`` order puts first. The slice axis is found from what the 
 
 * DICOM series: the series' slice normal (``meta["dicom_ornt"]`` says which canonical axis the
   file's slice index became), so a sagittal series runs sagittal slices;
-* any other volume (NIfTI, NPY, ...): the coarsest axis when one is clearly coarser (thick slices),
-  else ``D`` (axial after reorientation), as before.
+* NIfTI whose header records the slice axis (``dim_info``: ``meta["nifti_slice_dim"]``, a file
+  axis, mapped through ``meta["nifti_ornt"]`` to the canonical axis it became);
+* any other volume (NIfTI without it, NPY, ...): the coarsest axis when one is clearly coarser
+  (thick slices), else ``D`` (axial after reorientation), as before.
 
 Canonical axes: ``D`` runs inferior-superior (axial slices), ``H`` posterior-anterior (coronal),
 ``W`` left-right (sagittal).
@@ -34,8 +36,9 @@ class SlicePlane:
 
     Attributes:
         axis: Slice axis of the volume, ``0`` (D), ``1`` (H) or ``2`` (W).
-        source: How it was chosen: ``"--axis"``, ``"DICOM slice normal"``, ``"coarsest axis"``,
-            ``"default"`` (isotropic volume) or ``"2D image"``.
+        source: How it was chosen: ``"--axis"``, ``"DICOM slice normal"``,
+            ``"NIfTI slice_dim"``, ``"coarsest axis"``, ``"default"`` (isotropic volume) or
+            ``"2D image"``.
     """
 
     axis: int
@@ -70,6 +73,10 @@ def acquired_plane(volume: Volume) -> SlicePlane:
     if volume.meta.get("reader") == "dicom_series" and ornt is not None:
         slice_index_to = int(np.asarray(ornt)[2][0])  # canonical (x, y, z) axis of the slices
         return SlicePlane(2 - slice_index_to, "DICOM slice normal")
+    nifti_ornt, slice_dim = volume.meta.get("nifti_ornt"), volume.meta.get("nifti_slice_dim")
+    if volume.meta.get("reader") == "nifti" and nifti_ornt is not None and slice_dim is not None:
+        canonical = int(np.asarray(nifti_ornt)[int(slice_dim)][0])  # RAS axis of the file axis
+        return SlicePlane(2 - canonical, "NIfTI slice_dim")
     spacing = np.asarray(volume.spacing, dtype=np.float64)
     order = np.argsort(spacing)
     if spacing[order[2]] > COARSER * spacing[order[1]]:

@@ -59,7 +59,8 @@ def check_size(path: Path, shape: tuple[int, ...], itemsize: float = 4) -> None:
 
     Args:
         path: The file, for the message.
-        shape: Shape declared by the file's header.
+        shape: Shape declared by the file's header, in the file's own axis order (the messages
+            say so; medsr's ``(D, H, W)`` order comes only after the reorientation).
         itemsize: Peak bytes per voxel while reading: the float32 array built (4) plus what the
             reader holds beside it at its peak (the raw data it converts, say).
 
@@ -68,13 +69,14 @@ def check_size(path: Path, shape: tuple[int, ...], itemsize: float = 4) -> None:
     """
 
     if any(int(n) <= 0 for n in shape):
-        raise InputError(path, f"image has a zero-size axis: shape {tuple(shape)}")
+        raise InputError(path, f"image has a zero-size axis: shape {tuple(shape)} (file order)")
     n = 1
     for s in shape:
         n *= int(s)
     if n > MAX_VOXELS:
         raise InputError(
-            path, f"header claims {n} voxels {tuple(shape)}, above the {MAX_VOXELS} limit"
+            path,
+            f"header claims {n} voxels {tuple(shape)} (file order), above the {MAX_VOXELS} limit",
         )
     need, what = n * float(itemsize), "to read it"
     plan = current_plan()
@@ -84,7 +86,7 @@ def check_size(path: Path, shape: tuple[int, ...], itemsize: float = 4) -> None:
     if need > free:
         raise InputError(
             path,
-            f"image {tuple(shape)} needs about {need / 2**30:.1f} GiB of memory {what}, "
+            f"image {tuple(shape)} (file order) needs about {need / 2**30:.1f} GiB of memory {what}, "
             f"{free / 2**30:.1f} GiB are available; crop or downsample it, or use a machine "
             "with more memory",
         )

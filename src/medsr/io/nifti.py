@@ -110,7 +110,8 @@ def read_nifti(
 
     Returns:
         Float32 volume; ``meta`` holds ``path``, ``reader``, ``nifti_ornt``, ``nifti_axcodes``,
-        ``nifti_shape``, ``qform_code``, ``sform_code`` and ``descrip``.
+        ``nifti_shape``, ``qform_code``, ``sform_code``, ``descrip`` and, when the header's
+        ``dim_info`` records one, ``nifti_slice_dim`` (the file axis of the acquired slices).
 
     Raises:
         InputError: For an empty, truncated, non-NIfTI, 4D, zero-size, oversized, complex,
@@ -152,6 +153,10 @@ def read_nifti(
     sform_code = int(header["sform_code"]) if "sform_code" in header else 0
     qform_code = int(header["qform_code"]) if "qform_code" in header else 0
     descrip = header["descrip"].item() if "descrip" in header else b""
+    extra: dict[str, Any] = {}
+    slice_dim = _slice_dim(header, len(shape))
+    if slice_dim is not None:
+        extra["nifti_slice_dim"] = slice_dim
     return Volume(
         array=array,
         spacing=tuple(float(v) for v in np.linalg.norm(aff[:3, :3], axis=0)),  # type: ignore[arg-type]
@@ -167,8 +172,20 @@ def read_nifti(
             "qform_code": qform_code,
             "sform_code": sform_code,
             "descrip": descrip.decode("latin-1", "replace") if isinstance(descrip, bytes) else "",
+            **extra,
         },
     )
+
+
+def _slice_dim(header: Any, ndim: int) -> int | None:
+    """The file axis the header's ``dim_info`` records as the slice (acquisition) axis, if any."""
+    try:
+        slice_dim = header.get_dim_info()[2]
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    if slice_dim is None or not 0 <= int(slice_dim) < min(3, ndim):
+        return None
+    return int(slice_dim)
 
 
 def write_nifti(
@@ -206,6 +223,9 @@ def write_nifti(
     img.header.set_xyzt_units(xyz="mm")
     if description is not None:
         img.header["descrip"] = description.encode("utf-8")[:79]
+    slice_dim = volume.meta.get("nifti_slice_dim")
+    if slice_dim is not None and transform is not None:  # written back in the source's order
+        img.header.set_dim_info(slice=int(slice_dim))
     nib.save(img, str(path))
 
 

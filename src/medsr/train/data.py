@@ -124,6 +124,7 @@ def _subject(cfg: ExperimentConfig, src: SourceConfig) -> Subject:
         modality=cfg.task.modality,
         attenuation=src.attenuation,
         slice_axis=src.slice_axis,
+        slice_tolerance=src.slice_tolerance,
     )
     return prepare_subject(
         src.subject_id,
