@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 
+from medsr.cli._args import add_slice_tolerance
+
 HELP = "write super-resolved copies of brain scans with their tissue labels as a training set"
 
 
@@ -55,13 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="run on a scan whose modality is not the model's"
     )
-    parser.add_argument(
-        "--slice-tolerance",
-        type=float,
-        metavar="MM",
-        help="DICOM series: accepted deviation of a slice gap from the mean spacing (default: "
-        "what the rounding of the written positions explains)",
-    )
+    add_slice_tolerance(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     parser.add_argument(
         "--quiet",

@@ -8,6 +8,8 @@ import math
 import os
 from pathlib import Path
 
+from medsr.cli._args import add_slice_tolerance
+
 HELP = "apply a baseline (interpolation, zero-filled k-space, classical denoiser) to a volume"
 #: Denoisers whose noise sigma ``--sigma`` sets (the rest take none).
 SIGMA_HELP = (
@@ -36,13 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="integer factor, one for all axes or three in (D, H, W) order; upsampling only",
     )
     parser.add_argument("--sigma", type=float, metavar="S", help=SIGMA_HELP)
-    parser.add_argument(
-        "--slice-tolerance",
-        type=float,
-        metavar="MM",
-        help="DICOM series: accepted deviation of a slice gap from the mean spacing (default: "
-        "what the rounding of the written positions explains)",
-    )
+    add_slice_tolerance(parser)
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing output and sidecar"
     )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from medsr.cli._args import add_slice_tolerance
 from medsr.degrade_names import ALIASES, VOLUME_LEVEL, is_volume_kind
 
 HELP = "degrade a volume (k-space truncation, downsampling, noise, low-dose CT) with a JSON record"
@@ -93,13 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the degradation a model was trained with (bundled name or checkpoint), instead of "
         "--kind; flags of its kind override the model's values",
     )
-    parser.add_argument(
-        "--slice-tolerance",
-        type=float,
-        metavar="MM",
-        help="DICOM series: accepted deviation of a slice gap from the mean spacing (default: "
-        "what the rounding of the written positions explains)",
-    )
+    add_slice_tolerance(parser)
     parser.add_argument(
         "--seed", type=int, default=0, help="seed of the random generator (default 0)"
     )

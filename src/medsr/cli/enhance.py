@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 
+from medsr.cli._args import add_slice_tolerance
+
 HELP = "enhance scans (NIfTI, DICOM, PNG/JPG, NPY; folders) with a trained model, geometry kept"
 
 
@@ -96,13 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--force", action="store_true", help="run even if the input modality differs (warning)"
     )
-    g.add_argument(
-        "--slice-tolerance",
-        type=float,
-        metavar="MM",
-        help="DICOM series: accepted deviation of a slice gap from the mean spacing (default: "
-        "what the rounding of the written positions explains)",
-    )
+    add_slice_tolerance(g)
     g.add_argument(
         "--self-ensemble",
         action="store_true",

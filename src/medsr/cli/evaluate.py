@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from medsr.cli._args import add_slice_tolerance
+
 if TYPE_CHECKING:
     from medsr.metrics import Protocol
 
@@ -50,12 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", metavar="DIR", help=f"write {', '.join(OUTPUT_NAMES)} into this folder"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument(
-        "--slice-tolerance",
-        type=float,
-        metavar="MM",
-        help="DICOM series: accepted deviation of a slice gap from the mean spacing",
-    )
+    add_slice_tolerance(parser)
 
 
 def case_ids(refs: list[str]) -> list[str]:
