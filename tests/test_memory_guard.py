@@ -22,7 +22,14 @@ from medsr.cli.main import main
 from medsr.errors import InputError
 from medsr.io import read_volume
 from medsr.io.memory import MemoryPlan, current_plan, memory_plan
-from medsr.memory import MARGIN, baseline_plan, degrade_plan, enhance_plan, evaluate_plan
+from medsr.memory import (
+    MARGIN,
+    augment_plan,
+    baseline_plan,
+    degrade_plan,
+    enhance_plan,
+    evaluate_plan,
+)
 
 GIB = 2**30
 
@@ -62,6 +69,26 @@ def test_a_small_gzip_claiming_1200_cubed_is_refused_unread(
     assert "for medsr enhance with mdcsrn" in err and "16.0 GiB are available" in err
     assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB allocated before the refusal"
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_augment_refuses_a_scan_its_set_cannot_be_made_from_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 600^3 int16: the read alone (about 1.3 GB) fits in 4 GiB, the labelled, degraded and
+    # super-resolved copies do not
+    src = _claims(tmp_path / "claims.nii.gz", (600, 600, 600))
+    _available(monkeypatch, 4 * GIB)
+    out = tmp_path / "set"
+    code = main(["augment", str(src), "--model", "disgan-t1-x2", "--quiet", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "claims.nii.gz" in err and "for medsr augment with rrdbnet" in err
+    assert not out.exists()
+    plan = augment_plan(name="rrdbnet", spatial_dims=3, scale=(2, 2, 2), kinds=["kspace_truncate"])
+    real = augment_plan(
+        name="rrdbnet", spatial_dims=3, scale=(2, 2, 2), kinds=[], simulate=False
+    )  # the scan is the input: 8 output voxels per scan voxel
+    assert real.bytes_per_voxel > plan.bytes_per_voxel > degrade_plan(["kspace"]).bytes_per_voxel
 
 
 def test_the_read_counts_the_raw_data_beside_its_float32_copy(
@@ -178,6 +205,7 @@ _CHILD = textwrap.dedent(
           "--keep-shape"], (48, 64, 64)),
         (["baseline", "zero-filled", "{i}", "-o", "{o}", "--scale", "1", "2", "2"], (32, 48, 48)),
         (["enhance", "{i}", "-o", "{o}", "--model", "srgan-t1-x2"], (6, 96, 96)),
+        (["augment", "{i}", "-o", "{o}", "--model", "disgan-t1-x2", "--quiet"], (40, 48, 48)),
     ],
 )  # fmt: skip
 def test_a_real_run_stays_below_its_plan(

@@ -39,9 +39,11 @@ from medsr.demo_cases import crop_to_multiple
 from medsr.errors import ConfigError, InputError, MedsrError
 from medsr.infer.engines import load_engine
 from medsr.infer.predictor import Predictor
+from medsr.memory import augment_plan
 from medsr.io import read_volume
 from medsr.io.atomic import atomic_dir, write_text_atomic
 from medsr.io.dispatch import READ_FORMATS, extension
+from medsr.io.memory import memory_plan
 from medsr.io.nifti import write_nifti
 from medsr.metrics.masks import foreground_mask
 from medsr.metrics.tissue_dice import tissue_labels
@@ -143,11 +145,16 @@ def _write_set(
 ) -> dict[str, Any]:
 
     net, spec = load_engine(str(model), device=opt.device)
+    plan = augment_plan(
+        name=spec.name, spatial_dims=spec.spatial_dims, scale=spec.scale,
+        kinds=[kind for kind, _ in steps], simulate=opt.simulate, window=opt.window,
+    )  # fmt: skip
     (tmp / "images").mkdir()
     (tmp / "labels").mkdir()
     training: list[dict[str, Any]] = []
     for i, (scan, sid) in enumerate(zip(scans, scan_ids(scans), strict=True)):
-        vol = read_volume(scan, slice_tolerance=opt.slice_tolerance)
+        with memory_plan(plan):  # a scan whose set cannot be made in memory is refused unread
+            vol = read_volume(scan, slice_tolerance=opt.slice_tolerance)
         hr: Volume | None
         labels: Volume | None
         if opt.simulate:

@@ -193,3 +193,48 @@ EVALUATE = Cost(per_in=88.3, fixed_mib=15.0)
 def evaluate_plan(protocol: str) -> MemoryPlan:
     """What ``medsr evaluate --protocol NAME`` needs per voxel of each file it reads."""
     return EVALUATE.plan(f"medsr evaluate --protocol {protocol}")
+
+
+# ---------------------------------------------------------------------------------- augment
+#: ``medsr augment`` per voxel of the scan it reads, on top of what degrading and enhancing
+#: need: the cropped high-resolution copy, its mask and tissue labels and the volumes written.
+#: Measured with ``disgan-t1-x2`` (x2 per axis, k-space truncation) on scans of 1.8-3.5 M voxels:
+#: 72.5 B per scan voxel + 347 MiB, of which the k-space degradation is 52 B (the larger of it
+#: and the enhancement of the degraded copy, 18 B per scan voxel): 20.5 B for the rest.
+AUGMENT_LABELS = Cost(per_in=20.5)
+
+
+def augment_plan(
+    *,
+    name: str,
+    spatial_dims: int,
+    scale: Sequence[int],
+    kinds: Sequence[str],
+    simulate: bool = True,
+    window: int | Sequence[int] | None = None,
+) -> MemoryPlan:
+    """What ``medsr augment`` needs per voxel of each scan it reads.
+
+    Simulated (the default): the scan is the high-resolution truth: its labels and copies, the
+    larger of its degradation and the enhancement of the degraded copy (``1 / r`` input voxels
+    and one output voxel per scan voxel, ``r`` the model's voxel factor). ``--no-simulate``: the
+    scan is the model's input, as ``medsr enhance``.
+    """
+    enhance = enhance_plan(name=name, spatial_dims=spatial_dims, scale=scale, window=window)
+    if not simulate:
+        return MemoryPlan(
+            f"medsr augment --no-simulate with {name}",
+            bytes_per_voxel=enhance.bytes_per_voxel,
+            fixed_bytes=enhance.fixed_bytes,
+        )
+    r = float(math.prod(int(s) for s in scale))
+    degrade = degrade_plan(kinds) if kinds else None
+    per_voxel = enhance.bytes_per_voxel / r  # per scan voxel: the input is the degraded copy
+    if degrade is not None:
+        per_voxel = max(per_voxel, degrade.bytes_per_voxel)
+    labels = AUGMENT_LABELS.plan("labels")
+    return MemoryPlan(
+        f"medsr augment with {name} (the scan, its labels, degraded and super-resolved copies)",
+        bytes_per_voxel=per_voxel + labels.bytes_per_voxel,
+        fixed_bytes=max(enhance.fixed_bytes, degrade.fixed_bytes if degrade else 0.0),
+    )
