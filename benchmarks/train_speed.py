@@ -33,7 +33,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
-    "mdcsrn-t1-k2-psnr": "configs/bundled/mdcsrn_t1_k2_psnr.yaml",
+    "mdcsrn-t1-k2-psnr": "configs/bundled/mdcsrn_t1_k2_psnr_stage1.yaml",
     "srgan-t1-x2-psnr": "configs/bundled/srgan_t1_x2_psnr.yaml",
 }
 CONFIGS = {

@@ -39,12 +39,12 @@ from medsr.demo_cases import crop_to_multiple
 from medsr.errors import ConfigError, InputError, MedsrError
 from medsr.infer.engines import load_engine
 from medsr.infer.predictor import Predictor
-from medsr.memory import augment_plan
 from medsr.io import read_volume
 from medsr.io.atomic import atomic_dir, write_text_atomic
 from medsr.io.dispatch import READ_FORMATS, extension
 from medsr.io.memory import memory_plan
 from medsr.io.nifti import write_nifti
+from medsr.memory import augment_plan
 from medsr.metrics.masks import foreground_mask
 from medsr.metrics.tissue_dice import tissue_labels
 from medsr.nn.sliding_window import balanced_windows
