@@ -72,11 +72,15 @@ DATA_CONSISTENCY = 40.0
 #: batches: 2D +90 MiB, 3D ``mdcsrn-t1-k2`` +411 MiB).
 ADAPT = 8.7
 ADAPT_MIB: dict[int, float] = {2: 90.0, 3: 420.0}
-#: Network activations and workspaces for the default window and batch (MiB), per generator at
-#: the bundled widths, plus what the command imports after the read; others get the largest.
+#: Network activations and workspaces for a 128^2 (2D) or 64^3 (3D) window and the default batch
+#: (MiB), per generator at the bundled widths, plus what the command imports after the read;
+#: others get the largest.
 NETWORK_MIB: dict[str, float] = {"mdcsrn": 830.0, "srresnet": 80.0, "dfgan_unet": 90.0}
-#: Default window edge of the sliding window per network dimensionality (``Predictor``).
-DEFAULT_WINDOW = {2: 128, 3: 64}
+#: Window edge the network parts were measured at, per network dimensionality.
+MEASURED_WINDOW = {2: 128, 3: 64}
+#: Largest default window edge of the sliding window (``Predictor``: 3D 64; 2D balanced windows
+#: of up to 256^2 pixels), which the network part is scaled to.
+DEFAULT_WINDOW = {2: 256, 3: 64}
 
 
 def enhance_plan(
@@ -110,11 +114,13 @@ def enhance_plan(
     per_in = base.per_in + (ADAPT if adapt else 0.0)
     fixed = NETWORK_MIB.get(name, max(NETWORK_MIB.values()))
     extra = ADAPT_MIB[3 if spatial_dims == 3 else 2] if adapt else 0.0
-    default = DEFAULT_WINDOW[3 if spatial_dims == 3 else 2] ** (3 if spatial_dims == 3 else 2)
-    if window is not None:
+    nd = 3 if spatial_dims == 3 else 2
+    if window is None:
+        edges = [DEFAULT_WINDOW[nd]] * nd
+    else:
         edges = [int(window)] if isinstance(window, int) else [int(w) for w in window]
-        edges = edges * spatial_dims if len(edges) == 1 else edges
-        fixed *= max(1.0, math.prod(edges) / default)
+        edges = edges * nd if len(edges) == 1 else edges
+    fixed *= max(1.0, math.prod(edges) / MEASURED_WINDOW[nd] ** nd)
     cost = Cost(per_in=per_in, per_out=per_out, fixed_mib=fixed + extra)
     return cost.plan(f"medsr enhance with {name} (x{r:g} voxels)", out_per_in=r)
 

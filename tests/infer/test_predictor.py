@@ -220,3 +220,23 @@ def test_self_ensemble_averages_the_flipped_passes(mdcsrn, srresnet2d) -> None: 
     assert np.abs(p2.run_array(x2) - want2).max() <= 1e-5
     p_sag = Predictor(model2d, spec=spec(2, (1, 2, 2)), axis=2, self_ensemble=True)
     assert p_sag.ensemble_axes() == (1, 2)
+
+
+def test_2d_default_tiles_with_balanced_windows_of_up_to_256(srresnet2d) -> None:  # type: ignore[no-untyped-def]
+    model, _ = srresnet2d
+    x = rand((1, 2, 256, 300), seed=5)
+
+    def shapes(p: Predictor) -> list[tuple[int, ...]]:
+        seen: list[tuple[int, ...]] = []
+        h = p.net.register_forward_pre_hook(lambda _m, a: seen.append(tuple(a[0].shape[2:])))
+        p.run_array(x)
+        h.remove()
+        return seen
+
+    default = Predictor(model, spec=spec(2, (1, 2, 2)), batch_size=1, cpu_chunk_bytes=0)
+    old = Predictor(model, spec=spec(2, (1, 2, 2)), window=128, batch_size=1, cpu_chunk_bytes=0)
+    got, before = shapes(default), shapes(old)
+    # 256 rows: one window; 300 columns: two of 166 overlapping by 32 (0.25 x 128); two slices
+    assert got == [(256, 166)] * 4
+    computed = sum(h * w for h, w in got)
+    assert len(before) == 2 * 3 * 3 and computed < sum(h * w for h, w in before) / 1.7

@@ -34,7 +34,7 @@ from medsr.data.intensity import IntensityNorm
 from medsr.errors import ConfigError, InputError
 from medsr.infer.optimize import run_measuring_activations
 from medsr.nn.inference import splits_cpu_batches
-from medsr.nn.sliding_window import Blend, sliding_window_inference
+from medsr.nn.sliding_window import Blend, balanced_windows, sliding_window_inference
 from medsr.volume import Volume
 
 Net = Callable[[torch.Tensor], torch.Tensor]
@@ -43,6 +43,12 @@ Net = Callable[[torch.Tensor], torch.Tensor]
 #: Fewest voxels along each axis a network runs along (a 3D model: D, H and W; a 2D model: the
 #: two axes of its slices). Below it the input has fewer spatial dimensions than the model needs.
 MIN_MODEL_AXIS = 2
+#: Default window edge of a 3D model (input voxels).
+WINDOW_3D = 64
+#: Largest default window edge of a 2D model in blended mode (balanced windows up to this size).
+WINDOW_2D = 256
+#: The 2D window the default overlap fraction refers to (and the exact-mode 2D window).
+OVERLAP_BASE_2D = 128
 
 
 class ModalityWarning(UserWarning):
@@ -80,7 +86,8 @@ class Predictor:
         net: The network (module or callable on ``(B, C, *window)`` tensors).
         spec: What the model is (dims, scale, modality, normalisation, halo).
         window: Window size in input voxels per network axis (one int or one per axis); in exact
-            mode the core size. Clipped to the volume. Default 64 (3D) / 128 (2D).
+            mode the core size. Clipped to the volume. Default: 64 (3D); 2D: balanced windows of
+            at most 256^2 pixels (:meth:`_balanced_2d`; 128 in exact mode).
         overlap: Blended mode: fraction of the window shared by neighbours (one, or one per
             model axis; see :func:`~medsr.nn.sliding_window.balanced_windows`).
         blend: Blended mode: ``gaussian``, ``hann`` or ``constant``.
@@ -322,12 +329,16 @@ class Predictor:
     def _tiled(self, batch: torch.Tensor) -> torch.Tensor:
         nd = self.spec.spatial_dims
         spatial = tuple(int(n) for n in batch.shape[2:])
-        default = 64 if nd == 3 else 128
-        win = self.window if self.window is not None else default
-        win_t = (win,) * nd if isinstance(win, int) else tuple(int(w) for w in win)
-        if len(win_t) != nd or min(win_t) < 1:
-            raise ConfigError(f"window must be one positive int or {nd} of them, got {win!r}")
-        win_t = tuple(min(w, n) for w, n in zip(win_t, spatial, strict=True))
+        overlap = self.overlap
+        if self.window is None and nd == 2 and not self.exact:
+            win_t, overlap = self._balanced_2d(spatial)
+        else:
+            default = WINDOW_3D if nd == 3 else OVERLAP_BASE_2D
+            win = self.window if self.window is not None else default
+            win_t = (win,) * nd if isinstance(win, int) else tuple(int(w) for w in win)
+            if len(win_t) != nd or min(win_t) < 1:
+                raise ConfigError(f"window must be one positive int or {nd} of them, got {win!r}")
+            win_t = tuple(min(w, n) for w, n in zip(win_t, spatial, strict=True))
         net = self.net
         if self.channels_last:
             fmt = _memory_format(nd)
@@ -345,7 +356,7 @@ class Predictor:
                 net,
                 window=win_t,
                 scale=self.spec.net_scale,
-                overlap=self.overlap,
+                overlap=overlap,
                 blend=self.blend,
                 batch_size=self.batch_size,
                 halo=self.halo if self.exact else None,
@@ -354,6 +365,15 @@ class Predictor:
                 out_channels=self.spec.out_channels,
                 accumulate_dtype=self.accumulate_dtype,
             )
+
+    def _balanced_2d(self, spatial: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[float, ...]]:
+        """The 2D default tiling: per axis the fewest windows of at most :data:`WINDOW_2D` pixels
+        that overlap by ``overlap`` x :data:`OVERLAP_BASE_2D` pixels (32 at the default 0.25),
+        each as small as that allows. A 256^2 slice is one window instead of nine of 128^2 (2.25x
+        the pixels computed); a 512^2 CT slice four of 272^2 instead of nine of 256^2."""
+        ovs = (self.overlap,) if isinstance(self.overlap, int | float) else tuple(self.overlap)
+        min_overlap = round(float(max(ovs)) * OVERLAP_BASE_2D)
+        return balanced_windows(spatial, max_window=WINDOW_2D, min_overlap=min_overlap)
 
     def _splits_on_cpu(self) -> bool:
 
