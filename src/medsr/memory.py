@@ -204,9 +204,11 @@ def evaluate_plan(protocol: str) -> MemoryPlan:
 # ---------------------------------------------------------------------------------- augment
 #: ``medsr augment`` per voxel of the scan it reads, on top of what degrading and enhancing
 #: need: the cropped high-resolution copy, its mask and tissue labels and the volumes written.
-#: Measured with ``disgan-t1-x2`` (x2 per axis, k-space truncation) on scans of 1.8-3.5 M voxels:
-#: 72.5 B per scan voxel + 347 MiB, of which the k-space degradation is 52 B (the larger of it
-#: and the enhancement of the degraded copy, 18 B per scan voxel): 20.5 B for the rest.
+#: Measured with ``disgan-t1-x2`` (x2 per axis, k-space truncation) on scans of 1.8-3.5 M voxels,
+#: twice: 72.5 B per scan voxel + 347 MiB and 56.7 B + 395 MiB (residuals about 50 MiB; the
+#: second run is in ``memory_factors.json``). The larger is kept: of it the k-space degradation is
+#: 52 B (the larger of it and the enhancement of the degraded copy, 18 B per scan voxel), which
+#: leaves 20.5 B for the rest.
 AUGMENT_LABELS = Cost(per_in=20.5)
 
 
