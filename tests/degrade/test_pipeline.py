@@ -82,3 +82,18 @@ def test_child_generators_fall_back_to_drawn_seeds() -> None:
     b = child_generators(NoSpawn(np.random.PCG64(3)), 2)
     assert [g.random() for g in a] == [g.random() for g in b]
     assert a[0].random() != a[1].random()
+
+
+def test_with_pixel_size_fills_only_stages_that_take_it_and_leave_it_unset() -> None:
+    from medsr.degrade.pipeline import with_pixel_size
+
+    stages = [
+        ("lowdose_ct", {"dose": 0.25}),
+        ("lowdose_ct", {"dose": 0.25, "pixel_size": 0.5}),
+        ("gaussian_noise", {"sigma": 1.0}),
+    ]
+    got = with_pixel_size(stages, (5.0, 0.7, 0.9))
+    assert got[0] == ("lowdose_ct", {"dose": 0.25, "pixel_size": 0.8})  # mean of H and W
+    assert got[1][1]["pixel_size"] == 0.5  # set by the stage: kept
+    assert got[2] == ("gaussian_noise", {"sigma": 1.0})
+    assert "pixel_size" not in stages[0][1]  # the caller's stages are not changed

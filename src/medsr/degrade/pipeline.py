@@ -111,6 +111,25 @@ class DegradationPipeline:
         return f"DegradationPipeline({[(s.name, dict(s.kwargs)) for s in self.stages]!r})"
 
 
+def with_pixel_size(
+    stages: Sequence[tuple[str, Mapping[str, Any]]], spacing: Sequence[float]
+) -> list[tuple[str, dict[str, Any]]]:
+    """``stages`` with ``pixel_size`` filled in where a stage's function takes it and the stage
+    does not set it (low-dose CT): the mean in-plane voxel size, the last two axes of
+    ``spacing`` (mm), rounded to 1e-6 so near-equal spacings share a pipeline. Used by training
+    (:class:`medsr.train.data.SpacingPipeline`) and by per-scan adaptation
+    (:func:`medsr.infer.adapt_pairs.degradation_pair`), so both degrade a scan alike."""
+
+    pixel = round(float(np.mean([float(v) for v in spacing[-2:]])), 6)
+    filled = []
+    for name, kwargs in stages:
+        kw = dict(kwargs)
+        if "pixel_size" not in kw and "pixel_size" in inspect.signature(_function(name)).parameters:
+            kw["pixel_size"] = pixel
+        filled.append((name, kw))
+    return filled
+
+
 def _function(name: str) -> Callable[..., np.ndarray]:
     from medsr.degrade import DEGRADATIONS
 

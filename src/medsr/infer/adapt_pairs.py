@@ -22,7 +22,6 @@ scale-consistent pair: :func:`check_adaptable` says why.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,9 +30,10 @@ import numpy as np
 
 from medsr.artifact.spec import ModelSpec
 from medsr.data.datasets import to_network
-from medsr.degrade import DEGRADATIONS, DegradationPipeline
+from medsr.degrade import DegradationPipeline
 from medsr.degrade._common import per_axis
 from medsr.degrade.kspace import kspace_keep_count, truncate_kspace
+from medsr.degrade.pipeline import with_pixel_size
 from medsr.errors import ConfigError, InputError
 from medsr.volume import Volume
 
@@ -252,14 +252,7 @@ def degradation_pair(
     spacing = list(volume.spacing)
     moved = np.moveaxis(hq, 1 + front, 1)
     spacing.insert(0, spacing.pop(front))
-    pixel = round(float(np.mean(spacing[-2:])), 6)
-    filled = []
-    for name, kwargs in stages:
-        takes = "pixel_size" in inspect.signature(DEGRADATIONS.get(name)).parameters
-        if takes and "pixel_size" not in kwargs:
-            kwargs = {**kwargs, "pixel_size": pixel}
-        filled.append((name, kwargs))
-    pipe = DegradationPipeline(filled)
+    pipe = DegradationPipeline(with_pixel_size(stages, spacing))
     if units == "network":
         norm = spec.intensity
         _, state = norm.forward(moved)

@@ -8,7 +8,6 @@ every validation of the run and in every resumed process.
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +26,8 @@ from medsr.data.datasets import (
 from medsr.data.intensity import IntensityNorm
 from medsr.data.samplers import EpochSampler
 from medsr.data.splits import split_items
-from medsr.degrade import DEGRADATIONS, DegradationPipeline
+from medsr.degrade import DegradationPipeline
+from medsr.degrade.pipeline import with_pixel_size
 from medsr.errors import ConfigError
 
 _VOLUME_TAG, _VAL_TAG, _STATE_TAG = 101, 202, 303
@@ -79,17 +79,12 @@ class SpacingPipeline:
         self.norm = norm
         self._cache: dict[float, Any] = {}
 
-    def _pipeline(self, pixel: float) -> Any:
+    def _pipeline(self, spacing: tuple[float, ...]) -> Any:
 
-        if pixel not in self._cache:
-            stages = []
-            for name, kwargs in self.stages:
-                takes = "pixel_size" in inspect.signature(DEGRADATIONS.get(name)).parameters
-                if takes and "pixel_size" not in kwargs:
-                    kwargs = {**kwargs, "pixel_size": pixel}
-                stages.append((name, kwargs))
-            self._cache[pixel] = DegradationPipeline(stages)
-        return self._cache[pixel]
+        key = round(float(np.mean(spacing[-2:])), 6)  # the pixel size with_pixel_size fills in
+        if key not in self._cache:
+            self._cache[key] = DegradationPipeline(with_pixel_size(self.stages, spacing))
+        return self._cache[key]
 
     def __call__(
         self,
@@ -99,7 +94,7 @@ class SpacingPipeline:
         spacing: tuple[float, ...],
         state: dict[str, float],
     ) -> np.ndarray:
-        pipe = self._pipeline(round(float(np.mean(spacing[-2:])), 6))
+        pipe = self._pipeline(spacing)
         if self.units == "scanner":
             return np.asarray(pipe(x, rng=rng))
         y = pipe(to_network(x, self.norm, state), rng=rng)
