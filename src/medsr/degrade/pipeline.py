@@ -111,6 +111,12 @@ class DegradationPipeline:
         return f"DegradationPipeline({[(s.name, dict(s.kwargs)) for s in self.stages]!r})"
 
 
+def in_plane_pixel(spacing: Sequence[float]) -> float:
+    """Mean voxel size (mm) of the last two axes, rounded to 1e-6: the ``pixel_size``
+    :func:`with_pixel_size` fills in."""
+    return round(float(np.mean([float(v) for v in spacing[-2:]])), 6)
+
+
 def with_pixel_size(
     stages: Sequence[tuple[str, Mapping[str, Any]]], spacing: Sequence[float]
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -120,7 +126,7 @@ def with_pixel_size(
     (:class:`medsr.train.data.SpacingPipeline`) and by per-scan adaptation
     (:func:`medsr.infer.adapt_pairs.degradation_pair`), so both degrade a scan alike."""
 
-    pixel = round(float(np.mean([float(v) for v in spacing[-2:]])), 6)
+    pixel = in_plane_pixel(spacing)
     filled = []
     for name, kwargs in stages:
         kw = dict(kwargs)

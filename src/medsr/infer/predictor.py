@@ -370,7 +370,7 @@ class Predictor:
         """The 2D default tiling: per axis the fewest windows of at most :data:`WINDOW_2D` pixels
         that overlap by ``overlap`` x :data:`OVERLAP_BASE_2D` pixels (32 at the default 0.25),
         each as small as that allows. A 256^2 slice is one window instead of nine of 128^2 (2.25x
-        the pixels computed); a 512^2 CT slice four of 272^2 instead of nine of 256^2."""
+        the pixels computed); a 512^2 CT slice nine of 192^2 instead of 25 of 128^2."""
         ovs = (self.overlap,) if isinstance(self.overlap, int | float) else tuple(self.overlap)
         min_overlap = round(float(max(ovs)) * OVERLAP_BASE_2D)
         return balanced_windows(spatial, max_window=WINDOW_2D, min_overlap=min_overlap)

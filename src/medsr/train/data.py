@@ -27,7 +27,7 @@ from medsr.data.intensity import IntensityNorm
 from medsr.data.samplers import EpochSampler
 from medsr.data.splits import split_items
 from medsr.degrade import DegradationPipeline
-from medsr.degrade.pipeline import with_pixel_size
+from medsr.degrade.pipeline import in_plane_pixel, with_pixel_size
 from medsr.errors import ConfigError
 
 _VOLUME_TAG, _VAL_TAG, _STATE_TAG = 101, 202, 303
@@ -81,7 +81,7 @@ class SpacingPipeline:
 
     def _pipeline(self, spacing: tuple[float, ...]) -> Any:
 
-        key = round(float(np.mean(spacing[-2:])), 6)  # the pixel size with_pixel_size fills in
+        key = in_plane_pixel(spacing)  # what with_pixel_size fills in
         if key not in self._cache:
             self._cache[key] = DegradationPipeline(with_pixel_size(self.stages, spacing))
         return self._cache[key]
