@@ -155,7 +155,8 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
     the HR cycle ``(G_SR(lr_fake), x_hq)`` when unpaired, ``cycle.lq_pixel * L1(lr_fake, x_lq)``
     when paired, and in the GAN phase ``adv_weight * g_adv(D_HR)`` +
     ``cycle.lq_adversarial * g_adv(D_LR)``. Then D_HR (``x_hq`` vs ``sr``) and D_LR (``x_lq``
-    vs ``lr_fake``) are updated together.
+    vs ``lr_fake``) are updated together. Instance noise (``losses.adversarial.instance_noise``)
+    is added to both discriminators' inputs, one sample per real/fake pair as in :func:`gan_step`.
     """
     assert ctx.options is not None
     batch = next_batch()
@@ -182,11 +183,13 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
                 assert ctx.adversarial is not None
                 d_hr, d_lr = ctx.nets["discriminator"], ctx.nets["discriminator_lr"]
                 need_real = ctx.adversarial.needs_real_logits_for_g
+                sr_in, hq_in = ctx.noisy(sr, x_hq, step=plan.adv_step)
+                lr_in, lq_in = ctx.noisy(lr_fake, x_lq, step=plan.adv_step)
                 adv_hr = ctx.adversarial.g_loss(
-                    d_hr(sr), d_hr(x_hq).detach() if need_real else None
+                    d_hr(sr_in), d_hr(hq_in).detach() if need_real else None
                 )
                 adv_lr = ctx.adversarial.g_loss(
-                    d_lr(lr_fake), d_lr(x_lq).detach() if need_real else None
+                    d_lr(lr_in), d_lr(lq_in).detach() if need_real else None
                 )
                 total = total + ctx.adv_weight * adv_hr + ctx.options.lq_adversarial * adv_lr
                 out["g_adv"], out["g_adv_lr"] = adv_hr.detach(), adv_lr.detach()
@@ -200,8 +203,10 @@ def cycle_step(ctx: StepContext, next_batch: NextBatch, plan: StepPlan) -> dict[
         assert ctx.adversarial is not None
         d_hr, d_lr = ctx.nets["discriminator"], ctx.nets["discriminator_lr"]
         with ctx.only("discriminator", "discriminator_lr"), ctx.autocast():
-            loss_hr = ctx.adversarial.d_loss(d_hr(x_hq), d_hr(sr))
-            loss_lr = ctx.adversarial.d_loss(d_lr(x_lq), d_lr(lr_fake))
+            hq_in, sr_in = ctx.noisy(x_hq, sr, step=plan.adv_step)  # identity without noise
+            lq_in, lr_in = ctx.noisy(x_lq, lr_fake, step=plan.adv_step)
+            loss_hr = ctx.adversarial.d_loss(d_hr(hq_in), d_hr(sr_in))
+            loss_lr = ctx.adversarial.d_loss(d_lr(lq_in), d_lr(lr_in))
             loss = loss_hr + loss_lr
         ctx.update(("discriminator", "discriminator_lr"), loss)
         out["d_loss"], out["d_loss_lr"] = loss_hr.detach(), loss_lr.detach()
