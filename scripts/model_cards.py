@@ -347,7 +347,8 @@ def adapt_block(res: dict[str, Any]) -> list[str]:
     lines = [
         f"Scan `{res['scan']}` (head crop of at most 160 x 256 x 256 voxels); `--adapt "
         f"{opts['steps']}`{_adapt_lr_text(opts['lr'])}, validation every {opts['val_every']} steps, "
-        f"patience {opts['patience']}; 2 torch threads. Brain-mask metrics.",
+        f"patience {opts['patience']}; {opts.get('threads', 2)} torch thread(s). Brain-mask "
+        "metrics." + (f" Note: {res['note']}." if res.get("note") else ""),
         "",
         "| case | method | PSNR [dB] | SSIM | HFEN (lower better) |",
         "|---|---|---:|---:|---:|",
