@@ -167,8 +167,11 @@ def test_curve_endpoints_are_the_psnr_and_the_gan_model(
             point = next(p for p in points if p["gan_weight"] == a)
             for m in ("psnr", "ssim", "hfen"):
                 assert point[m] == pytest.approx(direct[m], rel=1e-6, abs=1e-9), (protocol, a, m)
-        # the two stages really differ, so equal endpoints are not an accident
-        assert points[0]["psnr"] != pytest.approx(points[-1]["psnr"], abs=1e-3)
+        # the two stages really differ, so equal endpoints are not an accident (PSNR alone can
+        # coincide: the session-13 srgan-t1-x2 pair differed by 3e-4 dB in PSNR on one crop)
+        assert any(
+            points[0][m] != pytest.approx(points[-1][m], rel=1e-4) for m in ("psnr", "ssim", "hfen")
+        ), (protocol, points[0], points[-1])
         assert all(np.isfinite([p[m] for p in points for m in ("psnr", "ssim", "hfen")]))
 
 
