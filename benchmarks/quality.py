@@ -81,7 +81,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="take the MRI models' results from this earlier results file instead of re-running "
         "them (for a run where only the CT models changed)",
     )
+    parser.add_argument(
+        "--mri-models",
+        nargs="+",
+        help="with --reuse-mri: re-run these MRI models (a GAN model with its PSNR stage) and take "
+        "the others from the earlier file (for a run where only these models' weights changed)",
+    )
     args = parser.parse_args(argv)
+    if args.mri_models and args.reuse_mri is None:
+        parser.error("--mri-models needs --reuse-mri (the file the other MRI models come from)")
 
     import torch
 
@@ -97,16 +105,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     mri_models = [  # both stages of each; benchmarks/systems.py measures the demo=False models
         n for n in available() if BUNDLED[n].modality == "MR" and BUNDLED[n].demo
     ]
+    rerun = mri_models
     if args.reuse_mri is not None:  # the MRI models' weights unchanged since that file
+        unknown = set(args.mri_models or []) - set(mri_models)
+        if unknown:
+            parser.error(f"--mri-models: not bundled MRI demo models: {sorted(unknown)}")
+        rerun = list(args.mri_models or [])
         earlier = json.loads(args.reuse_mri.read_text())
-        reused = [n for n in earlier["models"] if n in mri_models]  # PSNR stages: in their GAN's
+        reused = [  # PSNR stages: in their GAN's
+            n for n in earlier["models"]
+            if n in mri_models and n not in rerun and not any(
+                BUNDLED[r].psnr_model == n or BUNDLED[n].psnr_model == r for r in rerun
+            )
+        ]  # fmt: skip
         for name in reused:
             result["models"][name] = earlier["models"][name]
         result["mri_reused_from"] = f"{args.reuse_mri.name} ({', '.join(reused)})"
-    else:
+    if rerun:
         mri = run_demo(
             work / "mri", scans=[HELD_OUT_MRI], ct_scans=[], report=args.keep is not None,
-            models=mri_models,
+            models=rerun,
             precision="fp32",
         )  # fmt: skip
         result["models"].update(summarise(mri.out_dir))
