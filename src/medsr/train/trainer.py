@@ -109,10 +109,13 @@ class Trainer:
         was_initialized = torch.distributed.is_available() and torch.distributed.is_initialized()
         info = init_distributed()
         prev_det = torch.are_deterministic_algorithms_enabled()
+        prev_bench = torch.backends.cudnn.benchmark
         try:
             if self.cfg.train.deterministic:
                 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
                 torch.use_deterministic_algorithms(True)
+            else:  # cuDNN times its algorithms per convolution shape (CUDA only; patches are fixed)
+                torch.backends.cudnn.benchmark = True
             return self._fit(info)
         except BaseException:
             made = self._made_run_dir
@@ -122,6 +125,7 @@ class Trainer:
             raise
         finally:
             torch.use_deterministic_algorithms(prev_det)
+            torch.backends.cudnn.benchmark = prev_bench
             if not was_initialized:
                 shutdown(info)
 
