@@ -134,7 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="LR",
-        help="Adam learning rate (default: 1e-5 for 3D models, 1e-4 for 2D)",
+        help="Adam learning rate (default: 1e-5)",
     )
     g.add_argument("--seed", type=int, default=0, help="seed of every adaptation draw (0)")
     g.add_argument("--threads", type=int, default=2, help="CPU threads while adapting (default 2)")

