@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         "torch_version": torch.__version__,
         "python": platform.python_version(),
         "command": f"python scripts/train_bundled.py {args.name}"
-        + (f" --threads {args.threads}" if args.threads else ""),
+        + (f" --threads {args.threads}" if args.threads else "")
+        + (f" --device {args.device}" if args.device else ""),
     }
     if args.note:
         record["note"] = args.note
