@@ -246,6 +246,20 @@ def test_srrescgan_without_residual_is_bilinear_upsampling(gen: torch.Generator)
     torch.testing.assert_close(model(x), expected)
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_srrescyc_lr_area_skip_starts_as_area_downsampling(dims: int, gen: torch.Generator) -> None:
+    model: nn.Module = GENERATORS.build(
+        "srrescyc_lr", spatial_dims=dims, scale=2, features=4, num_blocks=1, input_skip="area"
+    )
+    x = torch.rand(2, 1, *([8] * dims), generator=gen)
+    cells = x.reshape(2, 1, *[v for _ in range(dims) for v in (4, 2)])
+    want = cells.mean(dim=tuple(range(3, 3 + 2 * dims, 2)))
+    torch.testing.assert_close(model(x), want)
+    # the residual branch trains: the zero-initialised last convolution gets a gradient
+    model(x).square().sum().backward()
+    assert model.down.weight.grad is not None and model.down.weight.grad.abs().sum() > 0
+
+
 def test_srrescgan_clip_range(gen: torch.Generator) -> None:
     model = SRResCGAN(features=4, num_blocks=1, scale=2, clip_range=(0.25, 0.5)).eval()
     out = model(torch.rand(1, 1, 5, 5, generator=gen))
@@ -271,6 +285,8 @@ def test_srrescgan_clip_range(gen: torch.Generator) -> None:
         ("srrescgan", {"clip_range": (1.0, 0.0)}, "low < high"),
         ("srrescyc_lr", {"output_activation": "tanh"}, "output_activation must be one of"),
         ("srrescyc_lr", {"scale": 0}, "scale"),
+        ("srrescyc_lr", {"input_skip": "bicubic"}, "input_skip must be one of"),
+        ("srrescyc_lr", {"input_skip": "area", "output_activation": "sigmoid"}, "needs output"),
     ],
 )
 def test_constructor_errors(name: str, kwargs: dict[str, Any], match: str) -> None:
