@@ -226,8 +226,8 @@ _NOT_RECORDED = (
     "papers report other data (natural images, HCP or fastMRI at other scales) with budgets of "
     "10^5 GPU steps, so the held-out comparison with the baselines above is the measure here."
 )
-for _name in ("esrgan-t1-x4", "srrescycgan-t1-x4", "disgan-t1-x2-psnr", "disgan-t1-x2",
-              "threeplayer-t1-x2"):  # fmt: skip
+for _name in ("esrgan-t1-x4", "srrescycgan-t1-x4", "srrescycgan-t1-x4-unpaired",
+              "disgan-t1-x2-psnr", "disgan-t1-x2", "threeplayer-t1-x2"):  # fmt: skip
     COMPARABILITY[_name] = _NOT_RECORDED
 COMPARABILITY["srgan-x3"] = (
     "No number of the x3 report is recorded in `benchmarks/published_numbers.json`: it evaluates "

@@ -166,6 +166,18 @@ BUNDLED: dict[str, BundledModel] = {
             demo=False,
         ),
         BundledModel(
+            name="srrescycgan-t1-x4-unpaired",
+            task="sr2d",
+            modality="MR",
+            summary="SRResCycGAN x4 trained on unpaired domains, 2D T1 slices, bicubic x4",
+            config="configs/bundled/srrescycgan_t1_x4_unpaired.yaml",
+            system="srrescycgan",
+            generator="srrescgan",
+            stage="gan",
+            demo=False,
+            ship="best.pt",
+        ),
+        BundledModel(
             name="disgan-t1-x2-psnr",
             task="sr3d",
             modality="MR",
