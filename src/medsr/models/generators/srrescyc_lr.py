@@ -43,8 +43,8 @@ class SRResCycLRGenerator(nn.Module):
             ``s``-cell average of the input and the last convolution starts at zero, so the
             untrained network is an area downsampler and learns only the residual degradation
             (noise, blur beyond the cell). In unpaired training this gives the HR cycle a
-            sensible low-resolution image from the first step instead of a code the two
-            generators invent together; the same aid as the SR models' ``input_skip``.
+            sensible low-resolution image from the first step rather than a code the two
+            generators could invent together; the same aid as the SR models' ``input_skip``.
 
     Raises:
         ValueError: On a bad size, scale or activation.
@@ -78,7 +78,6 @@ class SRResCycLRGenerator(nn.Module):
         check_choice("input_skip", input_skip, ("none", "area"))
         if input_skip == "area" and output_activation != "none":
             raise ValueError("input_skip='area' needs output_activation='none'")
-        self.input_skip = input_skip
         self.scale = normalize_scale(scale, spatial_dims)
         self.in_channels = in_channels
         self.spatial_dims = spatial_dims
@@ -92,17 +91,14 @@ class SRResCycLRGenerator(nn.Module):
         kernel = tuple(s + 2 * (s // 2) for s in self.scale)
         pad = tuple(s // 2 for s in self.scale)
         conv_cls: type[nn.Module] = nn.Conv2d if spatial_dims == 2 else nn.Conv3d
-        down = conv_cls(features, out_channels, kernel, stride=self.scale, padding=pad)
-        if input_skip == "area":
-            for p in down.parameters():
-                nn.init.zeros_(p)
-        self.down = down
+        self.down = conv_cls(features, out_channels, kernel, stride=self.scale, padding=pad)
         self.out_act = activation(output_activation)
+        self.skip: nn.Module | None = None
         if input_skip == "area":
+            for p in self.down.parameters():
+                nn.init.zeros_(p)
             pool: type[nn.Module] = nn.AvgPool2d if spatial_dims == 2 else nn.AvgPool3d
-            self.skip: nn.Module | None = pool(self.scale, stride=self.scale)
-        else:
-            self.skip = None
+            self.skip = pool(self.scale, stride=self.scale)
 
     def forward(self, x: Tensor) -> Tensor:
         check_input(
