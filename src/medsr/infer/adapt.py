@@ -158,7 +158,7 @@ def _network_pair(
 
     norm = spec.intensity
     lq, state = norm.forward(pair.x_lq)
-    norm.clip_to_window(lq)
+    norm.clip_for_network(lq)
     hq = to_network(pair.x_hq, norm, state)
     front = 0 if two_d or spec.spatial_dims == 3 else axis
     if front:

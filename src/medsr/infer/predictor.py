@@ -425,7 +425,7 @@ class Predictor:
         notes = self.check(volume, force=force)
         norm = self.spec.intensity
         unit_in, state = norm.forward(volume.array)
-        norm.clip_to_window(unit_in)  # the network sees its window (CT)
+        norm.clip_for_network(unit_in)  # CT: bounded as in training
         pred = self.run_array(unit_in, two_d=volume.is_2d)
         del unit_in
         out = _inverse_inplace(norm, pred, state)

@@ -37,15 +37,16 @@ def predict_case(
 ) -> np.ndarray:
     """The generator's prediction for one case, in scanner units.
 
-    CT windows are handled as :class:`~medsr.infer.Predictor` does at inference: the input is
-    clipped to the window and, on the same grid, HU outside it pass through from the input, so
-    validation scores what ``medsr enhance`` would write.
+    CT windows are handled as :class:`~medsr.infer.Predictor` does at inference (the input
+    bounded by :meth:`~medsr.data.intensity.IntensityNorm.clip_for_network` and, on the same grid,
+    padding and metal passed through from the input), so validation scores what
+    ``medsr enhance`` would write.
 
     Shape:
         Returns ``case.hq``'s shape.
     """
 
-    x = torch.from_numpy(norm.clip_to_window(to_network(case.lq, norm, case.state)))
+    x = torch.from_numpy(norm.clip_for_network(to_network(case.lq, norm, case.state)))
     if spatial_dims == 2:
         x = x[0][None, None].to(device)
         if amp_dtype is not None:
