@@ -136,6 +136,33 @@ def test_paired_ct_file(tmp_path: Path) -> None:
     np.testing.assert_allclose(case.lq - case.hq, noisy - full.array[0], atol=1e-2)
 
 
+def test_ct_training_inputs_are_bounded_as_inference_bounds_them(tmp_path: Path) -> None:
+    if not catalogue.is_installed("pydicom_ct_small"):
+        pytest.skip("pydicom test data missing")
+    from medsr.data.intensity import HU_FLOOR
+
+    full, _ = load_scan("pydicom_ct_small")
+    noisy = full.array[0, 0] + np.random.default_rng(0).normal(0, 30, full.array[0, 0].shape)
+    noisy[:, :8] = -32768.0  # int16 padding
+    noisy[:, 8:16] = -1200.0  # noisy air below the window: kept
+    noisy[:, 16:24] = 5000.0  # metal
+    np.savez(tmp_path / "pair.npz", f_nd=full.array[0, 0], f_qd=noisy.astype(np.float32))
+    cfg = load_config(
+        CONFIGS / "tiny" / "dfgan.yaml",
+        overrides=[
+            "data.mode=paired", f"data.train.0.scan={tmp_path / 'pair.npz'}",
+            "data.train.0.format=paired_ct", f"data.val.0.scan={tmp_path / 'pair.npz'}",
+            "data.val.0.format=paired_ct", "data.val.0.region=null", "data.val.0.subject=b",
+            "data.sampler.patch=[128,128]", "data.augment.flip=false", "data.augment.rot90=false",
+        ],
+    )  # fmt: skip
+    ds = build_dataset(cfg, resolve_sources(cfg)[0])
+    hu = ds[(0, 0)]["x_lq"][0].numpy() * 4096.0 - 1024.0
+    np.testing.assert_allclose(hu[:, :8], HU_FLOOR, atol=0.01)
+    np.testing.assert_allclose(hu[:, 8:16], -1200.0, atol=0.01)
+    np.testing.assert_allclose(hu[:, 16:24], 3072.0, atol=0.01)
+
+
 def test_unpaired_domains_are_independent() -> None:
     cfg = load_config(CONFIGS / "tiny" / "srrescycgan_unpaired.yaml")
     ds = build_dataset(cfg, resolve_sources(cfg)[0])

@@ -371,7 +371,10 @@ class PatchDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
                 scale=self.scale,
                 what=subj.name,
             )
-        lq, hq = to_network(lq, self.norm, subj.state), to_network(hq, self.norm, subj.state)
+        # the bound inference applies (CT: HU below -3072 raised to it, metal clipped), so the
+        # network trains on exactly what `medsr enhance` will show it
+        lq = self.norm.clip_for_network(to_network(lq, self.norm, subj.state))
+        hq = to_network(hq, self.norm, subj.state)
         lq, hq = augment(rng, [lq, hq], spatial_dims=3, flip=self.flip, rot90=self.rot90)
         return lq, hq
 
