@@ -75,8 +75,19 @@ def build_networks(cfg: ExperimentConfig, device: torch.device) -> dict[str, nn.
     return nets
 
 
+#: Generator options that hold no weights and may differ between ``train.init_generator`` and
+#: the configured generator (e.g. a DFGAN fine-tune that changes the low-band cut-off).
+WEIGHTLESS_OPTIONS = frozenset({"keep_low_band"})
+
+
+def _with_weights(kwargs: Any) -> dict[str, Any]:
+    return {k: v for k, v in dict(kwargs).items() if k not in WEIGHTLESS_OPTIONS}
+
+
 def init_generator(cfg: ExperimentConfig, generator: nn.Module) -> None:
     """Load ``train.init_generator`` (a checkpoint path or bundled model name) into ``generator``.
+
+    The two must be the same network; only :data:`WEIGHTLESS_OPTIONS` may differ.
 
     Raises:
         ConfigError: When the checkpoint's generator is not the configured one.
@@ -86,7 +97,9 @@ def init_generator(cfg: ExperimentConfig, generator: nn.Module) -> None:
     ref = cfg.train.init_generator
     ckpt = load_checkpoint(resolve_model(ref))
     want = cfg.networks["generator"]
-    if ckpt.model_name != want.name or dict(ckpt.model_kwargs) != dict(want.kwargs):
+    if ckpt.model_name != want.name or _with_weights(ckpt.model_kwargs) != _with_weights(
+        want.kwargs
+    ):
         raise ConfigError(
             f"train.init_generator {ref!r} holds {ckpt.model_name} {ckpt.model_kwargs}, but "
             f"networks.generator is {want.name} {dict(want.kwargs)}; use the same architecture"
