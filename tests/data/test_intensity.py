@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 import pytest
 
 from medsr.data.intensity import HU_FLOOR, HU_PADDING, IntensityNorm
@@ -16,7 +15,9 @@ def test_clip_for_network_keeps_noisy_air_and_bounds_the_extremes() -> None:
     back = ct.inverse(ct.clip_for_network(unit), {})
     # noisy air (-1400) and the usual padding (-3024) as training shows them; int16 minima raised
     # to the floor, metal clipped to the window
-    np.testing.assert_allclose(back, [HU_FLOOR, -3024.0, -1400.0, -1024.0, 0.0, 3072.0, 3072.0], atol=0.01)
+    np.testing.assert_allclose(
+        back, [HU_FLOOR, -3024.0, -1400.0, -1024.0, 0.0, 3072.0, 3072.0], atol=0.01
+    )
     narrow = IntensityNorm(kind="hu-window", lo=-4000.0, hi=1000.0)  # lo below the floor: kept
     u, _ = narrow.forward(np.array([-4000.0, 2000.0]))
     np.testing.assert_allclose(narrow.clip_for_network(u), [0.0, 1.0])
@@ -27,7 +28,9 @@ def test_clip_for_network_keeps_noisy_air_and_bounds_the_extremes() -> None:
 
 def test_outside_window_hu_pass_through_on_the_same_grid() -> None:
     ct = IntensityNorm(kind="hu-window", lo=-1024.0, hi=3072.0)
-    original = np.array([[-3024.0, -500.0, -1300.0], [40.0, 3500.0, HU_PADDING - 1]], dtype=np.float32)
+    original = np.array(
+        [[-3024.0, -500.0, -1300.0], [40.0, 3500.0, HU_PADDING - 1]], dtype=np.float32
+    )
     out = np.full_like(original, 7.0)
     assert ct.pass_outside_window(out, original) == 3
     # padding and metal pass through; noisy air below -1024 HU is the network's to denoise
@@ -58,7 +61,9 @@ def test_validation_handles_the_ct_window_like_inference() -> None:
         identity, case, norm=ct, spatial_dims=3, scale=(1, 1, 1), window=(4, 6, 6),  # type: ignore[arg-type]
         device=torch.device("cpu"), amp_dtype=None,
     )  # fmt: skip
-    assert min(float(t.min()) for t in seen) == pytest.approx((-3024.0 + 1024.0) / 4096.0)  # as trained
+    assert min(float(t.min()) for t in seen) == pytest.approx(
+        (-3024.0 + 1024.0) / 4096.0
+    )  # as trained
     assert max(float(t.max()) for t in seen) <= 1.0
     np.testing.assert_allclose(pred, lq, atol=1e-3)  # padding and metal passed through
 

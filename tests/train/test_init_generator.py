@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from medsr.artifact.checkpoint import load_checkpoint
 from medsr.artifact.zoo import resolve_model
 from medsr.config import load_config
 from medsr.errors import ConfigError
-from medsr.artifact.checkpoint import load_checkpoint
 from medsr.train.build import build_networks, init_generator
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -25,6 +25,7 @@ from medsr.losses.instance_noise import InstanceNoise
 from medsr.losses.penalties import GradientPenalty, R1Penalty, clip_weights_
 from medsr.losses.pixel import CharbonnierLoss, DifferenceMapMSELoss, L1Loss, MSELoss
 from medsr.losses.ssim import SSIMLoss
+from medsr.losses.tissue import TissueMeanLoss
 from medsr.registry import Registry
 
 LOSSES: Registry[Callable[..., Any]] = Registry("loss")
@@ -36,6 +37,7 @@ LOSSES.register("difference_mse", DifferenceMapMSELoss)
 LOSSES.register("gdl", GradientDifferenceLoss)
 LOSSES.register("tv", TotalVariationLoss)
 LOSSES.register("ssim", SSIMLoss)
+LOSSES.register("tissue_mean", TissueMeanLoss)
 LOSSES.register("cycle_l1", CycleConsistencyLoss)
 LOSSES.register("feature", FeatureLoss)
 LOSSES.register("vanilla", VanillaGANLoss)
@@ -63,6 +65,7 @@ __all__ = [
     "R1Penalty",
     "RelativisticAverageGANLoss",
     "SSIMLoss",
+    "TissueMeanLoss",
     "TotalVariationLoss",
     "VanillaGANLoss",
     "WGANLoss",
