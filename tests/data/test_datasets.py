@@ -111,20 +111,25 @@ def test_epoch_sampler_visits_every_key_once_per_epoch() -> None:
         EpochSampler(length=10, global_batch=3, seed=0, world_size=2)
 
 
+def _paired_ct_config(pair: Path, *extra: str):  # type: ignore[no-untyped-def]
+    """The tiny DFGAN recipe training and validating on one {'f_nd', 'f_qd'} file."""
+    return load_config(
+        CONFIGS / "tiny" / "dfgan.yaml",
+        overrides=[
+            "data.mode=paired", f"data.train.0.scan={pair}", "data.train.0.format=paired_ct",
+            f"data.val.0.scan={pair}", "data.val.0.format=paired_ct", "data.val.0.region=null",
+            "data.val.0.subject=b", *extra,
+        ],
+    )  # fmt: skip
+
+
 def test_paired_ct_file(tmp_path: Path) -> None:
     if not catalogue.is_installed("pydicom_ct_small"):
         pytest.skip("pydicom test data missing")
     full, _ = load_scan("pydicom_ct_small")
     noisy = full.array[0] + np.random.default_rng(0).normal(0, 30, full.array[0].shape)
     np.savez(tmp_path / "pair.npz", f_nd=full.array[0, 0], f_qd=noisy[0].astype(np.float32))
-    cfg = load_config(
-        CONFIGS / "tiny" / "dfgan.yaml",
-        overrides=[
-            "data.mode=paired", f"data.train.0.scan={tmp_path / 'pair.npz'}",
-            "data.train.0.format=paired_ct", f"data.val.0.scan={tmp_path / 'pair.npz'}",
-            "data.val.0.format=paired_ct", "data.val.0.region=null", "data.val.0.subject=b",
-        ],
-    )  # fmt: skip
+    cfg = _paired_ct_config(tmp_path / "pair.npz")
     ds = build_dataset(cfg, resolve_sources(cfg)[0])
     s = ds[(0, 0)]
     diff = (s["x_lq"] - s["x_hq"]) * 4096.0  # back to HU (hu-window of 4096 HU)
@@ -147,14 +152,9 @@ def test_ct_training_inputs_are_bounded_as_inference_bounds_them(tmp_path: Path)
     noisy[:, 8:16] = -1200.0  # noisy air below the window: kept
     noisy[:, 16:24] = 5000.0  # metal
     np.savez(tmp_path / "pair.npz", f_nd=full.array[0, 0], f_qd=noisy.astype(np.float32))
-    cfg = load_config(
-        CONFIGS / "tiny" / "dfgan.yaml",
-        overrides=[
-            "data.mode=paired", f"data.train.0.scan={tmp_path / 'pair.npz'}",
-            "data.train.0.format=paired_ct", f"data.val.0.scan={tmp_path / 'pair.npz'}",
-            "data.val.0.format=paired_ct", "data.val.0.region=null", "data.val.0.subject=b",
-            "data.sampler.patch=[128,128]", "data.augment.flip=false", "data.augment.rot90=false",
-        ],
+    cfg = _paired_ct_config(
+        tmp_path / "pair.npz",
+        "data.sampler.patch=[128,128]", "data.augment.flip=false", "data.augment.rot90=false",
     )  # fmt: skip
     ds = build_dataset(cfg, resolve_sources(cfg)[0])
     hu = ds[(0, 0)]["x_lq"][0].numpy() * 4096.0 - 1024.0
