@@ -129,8 +129,6 @@ BUNDLED: dict[str, BundledModel] = {
             generator="dfgan_unet",
             stage="gan",
             ship="best.pt",  # the best validation step on training-side CT slices
-            # the output keeps the input's low band (sigma 2 px): chosen on training-side slices
-            bundle_kwargs={"keep_low_band": 2.0},
         ),
         BundledModel(
             name="srgan-x3",
