@@ -5,8 +5,8 @@ the input noisy (subcutaneous fat between skin and muscle), it pulls the tissue 
 neighbours, and the class's mean HU drifts (the bundled AttnDFGAN: fat +9 HU on held-out
 patients, while a radiologist reads fat at about -100 HU). The `ct-tissue-hu` protocol measures
 that drift (:mod:`medsr.metrics.tissue`); this loss penalises it during training, per patch, with
-the protocol's own class definition: thresholds on the smoothed reference, in-plane erosion by a
-3x3 cross, means of the unsmoothed images over the same pixels.
+the protocol's own class masks (:func:`~medsr.metrics.tissue.tissue_masks` on the target:
+thresholds on the smoothed reference, in-plane erosion), averaging the unsmoothed shift over them.
 
     loss = mean over (patch, class with >= min_pixels pixels) of (shift_HU / scale_hu)^2
 
@@ -19,12 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from medsr.losses._checks import same_shape, spatial_dims_of
-from medsr.metrics.tissue import CT_TISSUE_CLASSES
-from medsr.nn.low_band import gaussian_taps_1d
+from medsr.metrics.tissue import CT_TISSUE_CLASSES, tissue_masks
 
 
 class TissueMeanLoss(nn.Module):
@@ -64,51 +62,32 @@ class TissueMeanLoss(nn.Module):
                 f"got {smooth}, {erosion}, {min_pixels}, {scale_hu}"
             )
         spec = CT_TISSUE_CLASSES if classes is None else classes
-        bounds = []
-        for c in spec:
-            name, low, high = str(c[0]), float(c[1]), float(c[2])
+        self.classes = tuple((str(c[0]), float(c[1]), float(c[2])) for c in spec)
+        for name, low, high in self.classes:
             if not low < high:
-                raise ValueError(f"TissueMeanLoss class {name!r}: need low < high, got {c}")
-            bounds.append((low, high))
+                raise ValueError(
+                    f"TissueMeanLoss class {name!r}: need low < high, got {low}, {high}"
+                )
         self.lo, self.hi = float(lo), float(hi)
-        self.bounds = tuple(bounds)
         self.smooth, self.erosion = float(smooth), int(erosion)
         self.min_pixels, self.scale_hu = int(min_pixels), float(scale_hu)
-
-    def _in_plane(self, hu: Tensor) -> Tensor:
-        """``(N, 1, H, W)`` planes, smoothed as the protocol smooths (edges replicated)."""
-        if self.smooth <= 0:
-            return hu
-        taps = gaussian_taps_1d(self.smooth, truncate=4.0).to(hu)  # scipy's default
-        r = (taps.numel() - 1) // 2
-        out = F.conv2d(F.pad(hu, (r, r, 0, 0), mode="replicate"), taps.reshape(1, 1, 1, -1))
-        return F.conv2d(F.pad(out, (0, 0, r, r), mode="replicate"), taps.reshape(1, 1, -1, 1))
-
-    def _erode(self, mask: Tensor) -> Tensor:
-        """Binary erosion by a 3x3 cross, pixels outside the plane counting as background."""
-        for _ in range(self.erosion):
-            p = F.pad(mask, (1, 1, 1, 1), value=0.0)
-            mask = (
-                mask * p[..., :-2, 1:-1] * p[..., 2:, 1:-1] * p[..., 1:-1, :-2] * p[..., 1:-1, 2:]
-            )
-        return mask
 
     def forward(self, pred: Tensor, x_hq: Tensor) -> Tensor:
         same_shape("TissueMeanLoss", pred, x_hq, "pred", "x_hq")
         spatial_dims_of("TissueMeanLoss", pred)
         h, w = pred.shape[-2:]
-        planes = x_hq.detach().float().reshape(-1, 1, h, w) * (self.hi - self.lo) + self.lo
-        seen = self._in_plane(planes)
-        shift = ((pred.float() - x_hq.float()) * (self.hi - self.lo)).reshape(-1, 1, h, w)
+        # the protocol's own masks (no gradient flows through them), one per class and plane
+        ref = x_hq.detach().float().reshape(-1, h, w).cpu().numpy() * (self.hi - self.lo) + self.lo
+        masks = tissue_masks(ref, classes=self.classes, erosion=self.erosion, smooth=self.smooth)
+        shift = (pred.float() - x_hq.float()) * (self.hi - self.lo)
         groups = pred.shape[0]  # per patch: a 3D patch's slices form one group
         total, count = pred.new_zeros((), dtype=torch.float32), 0
-        for low, high in self.bounds:
-            mask = self._erode(((seen >= low) & (seen <= high)).float())
-            n = mask.reshape(groups, -1).sum(1)
-            s = (shift * mask).reshape(groups, -1).sum(1)
+        for m in masks.values():
+            mask = torch.from_numpy(m).to(shift).reshape(groups, -1)
+            n = mask.sum(1)
             keep = n >= self.min_pixels
             if bool(keep.any()):
-                mean = s[keep] / n[keep]
+                mean = (shift.reshape(groups, -1) * mask).sum(1)[keep] / n[keep]
                 total = total + ((mean / self.scale_hu) ** 2).sum()
                 count += int(keep.sum())
-        return total / max(count, 1) if count else pred.sum() * 0.0
+        return total / count if count else pred.sum() * 0.0
