@@ -110,7 +110,8 @@ def run_case(kind: str, model: str, ref: Any, opts: Any, threads: int) -> dict[s
         "seconds_plain": t_plain, "seconds_adapted_total": t_adapt,
         "adapt": {"lr": report.options["lr"], "steps_run": report.steps_run, "best_step": report.best_step,
                   "stop_reason": report.stop_reason, "seconds": report.seconds,
-                  "val_l1_start": report.val_l1_start, "val_l1_best": report.val_l1_best},
+                  "loss": report.options["loss"], "val_loss_start": report.val_loss_start,
+                  "val_loss_best": report.val_loss_best},
     }  # fmt: skip
 
 
@@ -127,13 +128,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--lr", type=float, default=None, help="default: per model kind")
     parser.add_argument("--val-every", type=int, default=10)
     parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--loss", choices=("auto", "l1", "mse"), default="auto")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     ref = _head_crop(catalogue.load(args.scan))
     opts = AdaptOptions(
         steps=args.steps, lr=args.lr, val_every=args.val_every, patience=args.patience,
-        threads=args.threads, progress=False,
+        threads=args.threads, progress=False, loss=args.loss,
     )  # fmt: skip
     result: dict[str, Any] = {"scan": args.scan, "options": vars(opts), "cases": []}
     for kind in args.cases.split(","):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,12 @@ import pytest
 import torch
 
 from medsr.artifact.checkpoint import load_checkpoint
+from medsr.artifact.spec import content_loss_from_config
 from medsr.cli.main import main
 from medsr.data.intensity import IntensityNorm
 from medsr.degrade.kspace import kspace_keep_count, truncate_kspace
 from medsr.degrade.resample import downsample_bicubic
+from medsr.errors import ConfigError
 from medsr.infer.adapt import DEFAULT_LR, AdaptOptions, adapt_model, adapted_predictor
 from medsr.infer.adapt_pairs import kspace_pair, make_pairs
 from medsr.infer.engines import load_engine
@@ -164,13 +167,49 @@ def test_adaptation_is_deterministic_and_leaves_the_model_alone(ckpts: dict[str,
         for s in (0, 0, 1)
     ]
     (a, ra), (b, _), (c, _) = runs
-    assert ra.steps_run == 4 and ra.best_step > 0 and ra.val_l1_best < ra.val_l1_start
+    assert ra.steps_run == 4 and ra.best_step > 0 and ra.val_loss_best < ra.val_loss_start
     assert _same(_state(a), _state(b)) and not _same(_state(a), _state(c))
     assert not _same(_state(a), original) and _same(_state(net), original)
     assert _digest(ckpts["kspace"]) == before
     # the kept weights are those of the best step: a run stopped there has the same weights
     short, _ = adapt_model(net, spec, vol, AdaptOptions(steps=ra.best_step, seed=0, **FAST))  # type: ignore[arg-type]
     assert _same(_state(short), _state(a))
+
+
+def test_mse_adaptation_measures_and_trains_in_squared_error(ckpts: dict[str, Path]) -> None:
+    net, spec = load_engine(ckpts["kspace"])
+    vol = Volume.from_array(_kspace_volume())
+    l1, r1 = adapt_model(net, spec, vol, AdaptOptions(steps=4, seed=0, loss="l1", **FAST))  # type: ignore[arg-type]
+    l2, r2 = adapt_model(net, spec, vol, AdaptOptions(steps=4, seed=0, loss="mse", **FAST))  # type: ignore[arg-type]
+    assert r1.options["loss"] == "l1" and r2.options["loss"] == "mse"
+    # same draws and starting weights: the validation losses are the L1 and the MSE of one error
+    # (the network units are well below 1, so the squared error is the smaller one)
+    assert r2.val_loss_start is not None and r1.val_loss_start is not None
+    assert 0 < r2.val_loss_start < r1.val_loss_start
+    assert r2.val_loss_start >= r1.val_loss_start**2 * (1 - 1e-6)  # E[e^2] >= E[|e|]^2
+    assert not _same(_state(l1), _state(l2))
+    with pytest.raises(ConfigError, match="loss"):
+        AdaptOptions(steps=1, loss="huber")
+
+
+def test_auto_loss_is_the_models_own_content_term(ckpts: dict[str, Path]) -> None:
+    terms = {
+        "pixel": {"name": "mse", "weight": 1.0},
+        "feature": {"name": "l1", "weight": 5.0, "space": "feature"},  # not an image term
+        "tv": {"name": "tv", "weight": 9.0},
+    }
+    assert content_loss_from_config({"losses": {"terms": terms}}) == "mse"
+    terms["more"] = {"name": "l1", "weight": 2.0}  # the heaviest image-space term wins
+    assert content_loss_from_config({"losses": {"terms": terms}}) == "l1"
+    assert content_loss_from_config({}) is None
+    net, spec = load_engine(ckpts["kspace"])
+    assert spec.source["content_loss"] is None  # the fixture records no losses: L1
+    vol = Volume.from_array(_kspace_volume())
+    _, report = adapt_model(net, spec, vol, AdaptOptions(steps=1, seed=0, **FAST))  # type: ignore[arg-type]
+    assert report.options["loss"] == "l1"
+    mse_spec = replace(spec, source={**spec.source, "content_loss": "mse"})
+    _, report = adapt_model(net, mse_spec, vol, AdaptOptions(steps=1, seed=0, **FAST))  # type: ignore[arg-type]
+    assert report.options["loss"] == "mse"
 
 
 def test_early_stopping_never_worsens_validation(ckpts: dict[str, Path]) -> None:
@@ -180,7 +219,7 @@ def test_early_stopping_never_worsens_validation(ckpts: dict[str, Path]) -> None
     adapted, report = adapt_model(net, spec, vol, opts)
     assert report.best_step == 0 and not report.improved
     assert report.stop_reason in ("patience", "non-finite loss") and report.steps_run < 30
-    assert report.val_l1_best == report.val_l1_start
+    assert report.val_loss_best == report.val_loss_start
     assert _same(_state(adapted), _state(net))
 
 

@@ -129,6 +129,24 @@ def sha256_file(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def content_loss_from_config(config: dict[str, Any]) -> str | None:
+    """The elementwise content loss a checkpoint was trained with: the name (``"l1"`` or
+    ``"mse"``) of the heaviest image-space L1 or MSE term of the training config's
+    ``losses.terms``; None when it records none (what per-scan adaptation fine-tunes with)."""
+    losses = config.get("losses")
+    terms = losses.get("terms") if isinstance(losses, dict) else None
+    if not isinstance(terms, dict):
+        return None
+    found = [
+        (float(t.get("weight", 1.0)), str(t["name"]))
+        for t in terms.values()
+        if isinstance(t, dict)
+        and t.get("name") in ("l1", "mse")
+        and t.get("space", "image") == "image"
+    ]
+    return max(found)[1] if found else None
+
+
 def kspace_factor_from_config(config: dict[str, Any]) -> Any:
     """The k-space truncation factor a checkpoint's config records for its inputs, if any.
 

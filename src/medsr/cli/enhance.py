@@ -136,6 +136,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LR",
         help="Adam learning rate (default: 1e-5)",
     )
+    g.add_argument(
+        "--adapt-loss",
+        choices=("auto", "l1", "mse"),
+        default="auto",
+        help="content loss of the adaptation steps and of its early stopping (default auto: "
+        "the model's own content term, L1 when its checkpoint records none)",
+    )
     g.add_argument("--seed", type=int, default=0, help="seed of every adaptation draw (0)")
     g.add_argument("--threads", type=int, default=2, help="CPU threads while adapting (default 2)")
     g.add_argument(
@@ -209,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         self_ensemble=args.self_ensemble,
         adapt=args.adapt,
         adapt_lr=args.adapt_lr,
+        adapt_loss=args.adapt_loss,
         seed=args.seed,
         threads=args.threads,
         save_adapted=args.save_adapted,
@@ -240,7 +248,8 @@ def run(args: argparse.Namespace) -> int:
             kept = f"best step {ad['best_step']}" if ad["improved"] else "original weights kept"
             print(
                 f"adapted: {ad['steps_run']} steps ({ad['stop_reason']}), {kept}, "
-                f"self-supervised L1 {ad['val_l1_start']:.4g} -> {ad['val_l1_best']:.4g}"
+                f"self-supervised {ad['options']['loss'].upper()} "
+                f"{ad['val_loss_start']:.4g} -> {ad['val_loss_best']:.4g}"
                 + (f"; saved {ad['saved']}" if ad.get("saved") else "")
             )
         dc = rec.get("data_consistency")

@@ -19,7 +19,12 @@ import numpy as np
 import torch
 
 from medsr.artifact.checkpoint import load_checkpoint
-from medsr.artifact.spec import ModelSpec, kspace_factor_from_config, sha256_file
+from medsr.artifact.spec import (
+    ModelSpec,
+    content_loss_from_config,
+    kspace_factor_from_config,
+    sha256_file,
+)
 from medsr.artifact.zoo import resolve_model
 from medsr.errors import ConfigError, InputError, MissingDependencyError
 from medsr.infer.interpolate import interpolate_state, psnr_partner
@@ -87,7 +92,8 @@ def load_torch_checkpoint(
 
     Returns:
         ``(checkpoint, net, spec)``; ``spec.source`` records the file, its sha256, the k-space
-        factor and the degradation of the training config (``data.degradation``), if any.
+        factor, the degradation of the training config (``data.degradation``) and its content
+        loss (``"l1"`` or ``"mse"``), if any.
 
     Raises:
         InputError: Missing file, not a medsr checkpoint, executable pickle content, or a
@@ -108,6 +114,7 @@ def load_torch_checkpoint(
         "torch_version": ckpt.torch_version,
         "kspace_factor": kspace_factor_from_config(config),
         "degradation": degradation if isinstance(degradation, dict) else None,
+        "content_loss": content_loss_from_config(config),
     }
     if gan_weight is not None:
         source["gan_weight"] = float(gan_weight)

@@ -46,7 +46,7 @@ class EnhanceOptions:
     """Options of :func:`enhance_files` (see ``medsr enhance --help``).
 
     ``adapt > 0`` fine-tunes a copy of the model on each scan first (see
-    :mod:`medsr.infer.adapt`; ``adapt_lr``, ``seed``, ``threads`` and ``progress`` are its
+    :mod:`medsr.infer.adapt`; ``adapt_lr``, ``adapt_loss``, ``seed``, ``threads`` and ``progress`` are its
     options) and ``save_adapted`` writes that copy as a checkpoint (one input only).
     """
 
@@ -71,6 +71,7 @@ class EnhanceOptions:
     self_ensemble: bool = False
     adapt: int = 0
     adapt_lr: float | None = None
+    adapt_loss: str = "auto"
     seed: int = 0
     threads: int = 2
     save_adapted: str | os.PathLike[str] | None = None
@@ -154,8 +155,8 @@ def _adapt_options(opt: EnhanceOptions, *, n_jobs: int) -> Any:
             raise MedsrError(f"{opt.save_adapted}: already exists; pass --overwrite to replace it")
 
     return AdaptOptions(
-        steps=opt.adapt, lr=opt.adapt_lr, seed=opt.seed, threads=opt.threads,
-        progress=opt.progress,
+        steps=opt.adapt, lr=opt.adapt_lr, loss=opt.adapt_loss, seed=opt.seed,
+        threads=opt.threads, progress=opt.progress,
     )  # fmt: skip
 
 
@@ -196,8 +197,9 @@ def _save_adapted(
         "stop_reason": adaptation["stop_reason"],
         "seed": opt.seed,
         "lr": adaptation["options"]["lr"],
-        "val_l1_start": adaptation["val_l1_start"],
-        "val_l1_best": adaptation["val_l1_best"],
+        "loss": adaptation["options"]["loss"],
+        "val_loss_start": adaptation["val_loss_start"],
+        "val_loss_best": adaptation["val_loss_best"],
     }
     state = {k: v.detach().to("cpu").contiguous() for k, v in adapted.state_dict().items()}
     out = replace(ckpt, state_dict=state, train_state=None, metrics={}, provenance=provenance)
