@@ -322,13 +322,13 @@ def card_adapt_block(name: str, res: dict[str, Any]) -> list[str]:
         f"`{res['scan']}`, from `benchmarks/adapt.py` (brain mask; docs/BENCHMARKS.md, "
         "'Adaptation'):",
         "",
-        "| lr | PSNR without [dB] | PSNR with [dB] | gain [dB] | stop (best step) | seconds without / with |",
+        "| lr, loss | PSNR without [dB] | PSNR with [dB] | gain [dB] | stop (best step) | seconds without / with |",
         "|---:|---:|---:|---:|---|---:|",
     ]
     for c in cases:
         a, m = c["adapt"], c["metrics"]
         lines.append(
-            f"| {_adapt_lr(a.get('lr'))} | {m[name]['psnr']:.3f} | "
+            f"| {_adapt_lr(a.get('lr'), a.get('loss'))} | {m[name]['psnr']:.3f} | "
             f"{m[name + ' --adapt']['psnr']:.3f} | {c['gain_db']:+.3f} | "
             f"{a['stop_reason']} ({a['best_step']}) | "
             f"{c['seconds_plain']:.0f} / {c['seconds_adapted_total']:.0f} |"
@@ -336,8 +336,9 @@ def card_adapt_block(name: str, res: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _adapt_lr(lr: float | None) -> str:
-    return f"{lr:g}" if lr is not None else "the default (per case below)"
+def _adapt_lr(lr: float | None, loss: str | None = None) -> str:
+    text = f"{lr:g}" if lr is not None else "the default (per case below)"
+    return f"{text}, {loss.upper()}" if loss else text
 
 
 def adapt_block(res: dict[str, Any]) -> list[str]:
@@ -356,17 +357,18 @@ def adapt_block(res: dict[str, Any]) -> list[str]:
     for case in res["cases"]:
         for method, m in case["metrics"].items():
             if method.endswith("--adapt") and case["adapt"].get("lr") is not None:
-                method += f" (lr {case['adapt']['lr']:g})"
+                loss = case["adapt"].get("loss")
+                method += f" (lr {case['adapt']['lr']:g}{', ' + loss.upper() if loss else ''})"
             lines.append(
                 f"| {case['kind']} `{case['model']}` | {method} | {m['psnr']:.3f} | "
                 f"{m['ssim']:.4f} | {m['hfen']:.4f} |"
             )
-    lines += ["", "| case | lr | gain of --adapt [dB] | steps run (best) | stop | adaptation s | "
+    lines += ["", "| case | lr, loss | gain of --adapt [dB] | steps run (best) | stop | adaptation s | "
               "whole enhancement s (without / with) |", "|---|---:|---:|---:|---|---:|---:|"]  # fmt: skip
     for case in res["cases"]:
         a = case["adapt"]
         lines.append(
-            f"| {case['kind']} `{case['model']}` | {_adapt_lr(a.get('lr', opts['lr']))} | "
+            f"| {case['kind']} `{case['model']}` | {_adapt_lr(a.get('lr', opts['lr']), a.get('loss'))} | "
             f"{case['gain_db']:+.3f} | {a['steps_run']} "
             f"({a['best_step']}) | {a['stop_reason']} | {a['seconds']:.0f} | "
             f"{case['seconds_plain']:.0f} / {case['seconds_adapted_total']:.0f} |"
