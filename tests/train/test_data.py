@@ -55,3 +55,39 @@ def test_a_data_source_takes_the_dicom_slice_tolerance(tmp_path) -> None:
     cfg = load_config(CONFIGS / "tiny" / "mdcsrn_wgangp.yaml", overrides=[source])
     assert cfg.data.train[0].slice_tolerance == 0.5
     assert data._subject(cfg, cfg.data.train[0]).hq.shape[-3:] == (12, 16, 16)
+
+
+def test_a_zoomed_source_is_a_finer_pixel_copy_whose_noise_is_simulated_at_its_pixels() -> None:
+    def subject(zoom: int) -> data.Subject:
+        over = [f"data.train=[{{scan: pydicom_ct_small, zoom: {zoom}}}]"]
+        cfg = load_config(CONFIGS / "tiny" / "dfgan.yaml", overrides=over)
+        assert cfg.data.train[0].zoom == zoom
+        return data.build_subjects(cfg, cfg.data.train, need_lq=True)[0]
+
+    plain, fine = subject(1), subject(2)
+    d, h, w = plain.hq.shape[-3:]
+    assert fine.hq.shape[-3:] == (d, 2 * h, 2 * w) and fine.lq[0].shape == fine.hq.shape
+    assert fine.spacing == pytest.approx(
+        (plain.spacing[0], plain.spacing[1] / 2, plain.spacing[2] / 2)
+    )
+    # Keys cubic keeps the coarse samples' values between them (the grid's centres moved by 1/4)
+    assert float(fine.hq.mean()) == pytest.approx(float(plain.hq.mean()), rel=0.02)
+    body = plain.hq[0] > -500
+    fine_body = fine.hq[0] > -500
+
+    def noise(s: data.Subject, m: np.ndarray) -> float:
+        return float(np.std((s.lq[0][0] - s.hq[0])[m]))
+
+    # same dose over pixels of a quarter of the area: clearly more noise per pixel
+    assert noise(fine, fine_body) > 1.5 * noise(plain, body)
+
+
+def test_zoom_is_refused_where_it_cannot_apply() -> None:
+    from medsr.config.schema import SourceConfig
+    from medsr.errors import ConfigError
+
+    for bad in (0, 1.5, True):
+        with pytest.raises(ConfigError, match="zoom must be an integer >= 1"):
+            SourceConfig(scan="x", zoom=bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="paired low-quality scan cannot be zoomed"):
+        SourceConfig(scan="x", lq="y", zoom=2)
