@@ -374,7 +374,11 @@ def bundle_run(
         **({"bundle_kwargs": extra_kwargs} if extra_kwargs else {}),
         "weights_dtype": "float16",
         "train_scans": [d.get("scan") for d in cfg_data.get("train", []) if isinstance(d, dict)],
-        "val_scans": [d.get("scan") for d in cfg_data.get("val", []) if isinstance(d, dict)],
+        "val_scans": [  # a zoomed copy (a source's `zoom`) named as such
+            f"{d.get('scan')} (zoom {d['zoom']})" if int(d.get("zoom", 1)) > 1 else d.get("scan")
+            for d in cfg_data.get("val", [])
+            if isinstance(d, dict)
+        ],
         "val_protocol": (ckpt.config.get("val") or {}).get("protocol"),
         "shipped_checkpoint": checkpoint,
         "shipped_step": summary.get("best_step")
