@@ -6,11 +6,12 @@ fine-tuned for a few steps on pairs made from the scan being enhanced with the m
 degradation, one step coarser (:mod:`medsr.infer.adapt_pairs`), and the adapted copy then
 enhances the scan. The caller's module and the weights on disk are never changed.
 
-Training: a content loss (L1, or MSE: ``AdaptOptions.loss``) in the model's intensity normalisation (state computed on the pair's
-input, as inference does on its input), random patches mostly from the foreground with random
-flips (:mod:`medsr.infer.adapt_patches`), Adam, batch norm layers in eval mode (running
-statistics; batch statistics of two patches would wreck them). Early stopping on a held-apart
-validation slab of the pair: its loss (the training loss's) is measured before the first step and every ``val_every``
+Training: a content loss (``AdaptOptions.loss``: by default the model's own, L1 or MSE) in the
+model's intensity normalisation (state computed on the pair's input, as inference does on its
+input), random patches mostly from the foreground with random flips
+(:mod:`medsr.infer.adapt_patches`), Adam, batch norm layers in eval mode (running statistics; batch
+statistics of two patches would wreck them). Early stopping on a held-apart validation slab of the
+pair: its loss (the same content loss) is measured before the first step and every ``val_every``
 steps, the best weights are kept, and training stops after ``patience`` evaluations without
 improvement. If no evaluation beats the starting weights the result *is* the original model, so
 adaptation never makes the self-supervised validation worse.
