@@ -64,14 +64,20 @@ def shutdown(info: DistInfo) -> None:
     """Leave the process group once every rank is done.
 
     The barrier matters: rank 0 still validates and writes checkpoints after the last step, and a
-    gloo peer torn down while the other side is busy can abort the process at exit (SIGABRT).
+    gloo peer torn down while the other side is busy can abort the process at exit (SIGABRT). The
+    collection afterwards frees the group (and joins its gloo threads) while the interpreter is
+    alive: a group object left to interpreter finalization aborted a rank at exit in CI (session 16,
+    "terminate called without an active exception", after the training had finished).
     """
     if info.enabled:
+        import gc
+
         import torch.distributed as dist
 
         if dist.is_initialized():
             dist.barrier()
             dist.destroy_process_group()
+            gc.collect()
 
 
 def average_gradients(params: Iterable[nn.Parameter], info: DistInfo) -> None:
