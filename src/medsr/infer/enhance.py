@@ -46,8 +46,9 @@ class EnhanceOptions:
     """Options of :func:`enhance_files` (see ``medsr enhance --help``).
 
     ``adapt > 0`` fine-tunes a copy of the model on each scan first (see
-    :mod:`medsr.infer.adapt`; ``adapt_lr``, ``adapt_loss``, ``seed``, ``threads`` and ``progress`` are its
-    options) and ``save_adapted`` writes that copy as a checkpoint (one input only).
+    :mod:`medsr.infer.adapt`; ``adapt_lr``, ``adapt_loss``, ``seed``, ``threads`` and
+    ``progress`` are its options) and ``save_adapted`` writes that copy as a checkpoint (one input
+    only).
     """
 
     engine: str = "torch"

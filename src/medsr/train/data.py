@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from medsr.baselines.interpolate import cubic
+from medsr.baselines import run_baseline
 from medsr.config.schema import ExperimentConfig, SourceConfig
 from medsr.data.datasets import (
     PatchDataset,
@@ -30,7 +30,6 @@ from medsr.data.splits import split_items
 from medsr.degrade import DegradationPipeline
 from medsr.degrade.pipeline import in_plane_pixel, with_pixel_size
 from medsr.errors import ConfigError
-from medsr.volume import Volume
 
 _VOLUME_TAG, _VAL_TAG, _STATE_TAG = 101, 202, 303
 
@@ -123,8 +122,8 @@ def _subject(cfg: ExperimentConfig, src: SourceConfig) -> Subject:
         slice_axis=src.slice_axis,
         slice_tolerance=src.slice_tolerance,
     )
-    if src.zoom > 1:
-        hq = zoom_in_plane(hq, src.zoom)
+    if src.zoom > 1:  # a finer-pixel copy: H and W refined by Keys cubic over the same field
+        hq = run_baseline("cubic", hq, scale=(1, src.zoom, src.zoom))
     return prepare_subject(
         src.subject_id,
         hq,
@@ -137,14 +136,6 @@ def _subject(cfg: ExperimentConfig, src: SourceConfig) -> Subject:
         resize=None if cfg.data.resize is None else cfg.data.resize.size,
         square_crop=cfg.data.resize is not None and cfg.data.resize.square_crop,
     )
-
-
-def zoom_in_plane(volume: Volume, zoom: int) -> Volume:
-    """``volume`` with its H and W axes refined ``zoom`` times (Keys cubic, edges replicated) over
-    the same field of view; D, spacing along D and the world position of the field's edges kept
-    (a source's ``zoom``)."""
-    arr = np.stack([cubic(c, scale=(1, zoom, zoom)) for c in volume.array]).astype(np.float32)
-    return volume.regrid(arr)
 
 
 def build_subjects(
