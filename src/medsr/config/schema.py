@@ -380,7 +380,10 @@ class TrainConfig:
     ``channels_last``: networks and batches in the channels-last memory format (None: on the CPU,
     where oneDNN trains convolutions about 1.6x faster in it). ``init_generator``: start the
     generator from this checkpoint or bundled model name (a GAN stage from its content-loss stage,
-    as SRGAN and ESRGAN do); its architecture must match ``networks.generator``.
+    as SRGAN and ESRGAN do); its architecture must match ``networks.generator``, except that with
+    ``init_widen`` a generator that can widen itself (``load_narrower``: the DFGAN U-Nets without
+    CBAM) starts from a checkpoint of the same network with fewer channels per level, its
+    function kept (the new channels start disconnected from the old ones).
     ``weight_clip``: clamp every discriminator parameter to ``[-c, c]`` after each of its updates
     (the original WGAN's Lipschitz constraint, ``c = 0.01``; recipe ``wgan``); 0 disables it.
     ``recipe`` names a :class:`~medsr.config.recipes.RecipeSpec` and ``options`` is its own
@@ -399,6 +402,7 @@ class TrainConfig:
     device: str = "auto"
     channels_last: bool | None = None
     init_generator: str = ""
+    init_widen: bool = False
     deterministic: bool = False
     log_every: int = 10
     weight_clip: float = 0.0
@@ -415,6 +419,8 @@ class TrainConfig:
             burst_steps=self.burst_steps,
             weight_clip=self.weight_clip,
         )
+        if self.init_widen and not self.init_generator:
+            raise ConfigError("train.init_widen needs train.init_generator (the narrower checkpoint)")
 
 
 @dataclass

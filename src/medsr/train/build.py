@@ -87,7 +87,9 @@ def _with_weights(kwargs: Any) -> dict[str, Any]:
 def init_generator(cfg: ExperimentConfig, generator: nn.Module) -> None:
     """Load ``train.init_generator`` (a checkpoint path or bundled model name) into ``generator``.
 
-    The two must be the same network; only :data:`WEIGHTLESS_OPTIONS` may differ.
+    The two must be the same network; only :data:`WEIGHTLESS_OPTIONS` may differ, and with
+    ``train.init_widen`` also ``features`` (the generator's ``load_narrower`` widens the
+    checkpoint's weights, keeping their function).
 
     Raises:
         ConfigError: When the checkpoint's generator is not the configured one.
@@ -97,13 +99,27 @@ def init_generator(cfg: ExperimentConfig, generator: nn.Module) -> None:
     ref = cfg.train.init_generator
     ckpt = load_checkpoint(resolve_model(ref))
     want = cfg.networks["generator"]
-    if ckpt.model_name != want.name or _with_weights(ckpt.model_kwargs) != _with_weights(
-        want.kwargs
-    ):
+    widen = cfg.train.init_widen
+    ignore = {"features"} if widen else set()
+    have_kw = {k: v for k, v in _with_weights(ckpt.model_kwargs).items() if k not in ignore}
+    want_kw = {k: v for k, v in _with_weights(want.kwargs).items() if k not in ignore}
+    if ckpt.model_name != want.name or have_kw != want_kw:
         raise ConfigError(
             f"train.init_generator {ref!r} holds {ckpt.model_name} {ckpt.model_kwargs}, but "
             f"networks.generator is {want.name} {dict(want.kwargs)}; use the same architecture"
         )
+    if widen:
+        load_narrower = getattr(generator, "load_narrower", None)
+        if load_narrower is None or "features" not in ckpt.model_kwargs:
+            raise ConfigError(
+                f"train.init_widen: networks.generator {want.name} cannot widen a checkpoint "
+                "(only the DFGAN U-Net without CBAM can); remove train.init_widen"
+            )
+        try:
+            load_narrower(ckpt.state_dict, ckpt.model_kwargs["features"])
+        except ValueError as exc:
+            raise ConfigError(f"train.init_widen from {ref!r}: {exc}") from None
+        return
     with torch.no_grad():
         for key, value in generator.state_dict().items():
             value.copy_(ckpt.state_dict[key].to(value.dtype))

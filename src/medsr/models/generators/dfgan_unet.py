@@ -137,3 +137,82 @@ class DFGANUNet(nn.Module):
             h = h + copy
         out = self.outc(h)
         return out if self.low_band is None else self.low_band(out, x)
+
+    @torch.no_grad()
+    def load_narrower(self, state: dict[str, Tensor], features: Sequence[int]) -> None:
+        """Load the weights of the same U-Net with fewer channels per level, keeping its function.
+
+        Function-preserving widening (Net2WiderNet's idea, Chen, Goodfellow and Shlens, ICLR
+        2016, with zero outgoing weights instead of split copies): each layer's old channels
+        take the narrow weights; the new channels keep this module's fresh initialisation, and
+        every weight from a new channel into an old one is zero, so the widened network computes
+        exactly what the narrow one did (BN statistics included) and training can then use the
+        extra width. ``features`` are the narrow network's widths, level for level no wider
+        than this one's.
+
+        Raises:
+            ValueError: On a different depth, a wider narrow level, a CBAM mismatch or a
+                state that does not fit ``features``.
+        """
+
+        narrow = tuple(int(f) for f in features)
+        wide = self._widths()
+        if any(isinstance(m, CBAM) for m in self.modules()):
+            raise ValueError("load_narrower does not widen CBAM blocks (AttnDFGAN)")
+        if len(narrow) != len(wide) or any(not 0 < n <= w for n, w in zip(narrow, wide)):
+            raise ValueError(
+                f"load_narrower needs as many levels as {list(wide)}, none of them wider; "
+                f"got {list(narrow)}"
+            )
+        maps = self._channel_maps(narrow, wide)
+        own = self.state_dict()
+        if set(own) != set(state):
+            raise ValueError("load_narrower: the narrow state has other parameter names")
+        for key, target in own.items():
+            source = state[key].to(target.dtype)
+            module, _, leaf = key.rpartition(".")
+            if module not in maps or leaf == "num_batches_tracked":
+                if source.shape != target.shape:
+                    raise ValueError(f"load_narrower: {key} has shape {tuple(source.shape)}")
+                target.copy_(source)
+                continue
+            cin, cout = maps[module]
+            if target.dim() == 1:  # bias, BN affine and running statistics
+                target[cout] = source
+                continue
+            transposed = isinstance(self.get_submodule(module), nn.ConvTranspose2d | nn.ConvTranspose3d)
+            w = target.transpose(0, 1) if transposed else target  # views: (out, in, ...)
+            src = source.transpose(0, 1) if transposed else source
+            if src.shape[:2] != (len(cout), len(cin)):
+                raise ValueError(f"load_narrower: {key} does not fit features {list(narrow)}")
+            w[cout] = 0.0  # old outputs: nothing from the new input channels
+            w[cout.unsqueeze(1), cin.unsqueeze(0)] = src
+
+    def _widths(self) -> tuple[int, ...]:
+        return (self.inc[0].out_channels,) + tuple(b[0].out_channels for b in self.down)
+
+    def _channel_maps(
+        self, narrow: tuple[int, ...], wide: tuple[int, ...]
+    ) -> dict[str, tuple[Tensor, Tensor]]:
+        """Per layer name: (old input channel indices, old output channel indices) in the wide net."""
+
+        def prefix(level: int) -> Tensor:
+            return torch.arange(narrow[level])
+
+        one = torch.arange(1)
+        maps: dict[str, tuple[Tensor, Tensor]] = {}
+
+        def double(name: str, cin: Tensor, level: int) -> None:
+            out = prefix(level)
+            maps[f"{name}.0"], maps[f"{name}.1"] = (cin, out), (out, out)
+            maps[f"{name}.3"], maps[f"{name}.4"] = (out, out), (out, out)
+
+        double("inc", one, 0)
+        for i in range(1, len(wide)):
+            double(f"down.{i - 1}", prefix(i - 1), i)
+        for j, level in enumerate(range(self.depth - 1, -1, -1)):
+            maps[f"up.{j}"] = (prefix(level + 1), prefix(level))
+            concat = torch.cat([prefix(level), wide[level] + prefix(level)])
+            double(f"merge.{j}", concat, level)
+        maps["outc"] = (prefix(0), torch.arange(self.outc.out_channels))
+        return maps
