@@ -201,8 +201,9 @@ COMPARABILITY = {
         "reproduces their metric (raw HU, data range = the prediction's maximum) so the numbers "
         "are computed the same way, but they are still not comparable: real scanner quarter-dose "
         "data against our projection-domain simulation on two held-out head slices, and their "
-        "full-size model trained on thousands of slices against our 1.94 M-parameter model "
-        "trained for 1,500 CPU steps. Compare the gain over ORG, not the absolute values."
+        "model trained on thousands of slices against ours (the same 7.76 M-parameter U-Net since "
+        "stage 5) trained on a few hundred slices for 10,000 CPU steps in five stages. Compare "
+        "the gain over ORG, not the absolute values."
     ),
 }
 COMPARABILITY["mdcsrn-t1-k2-psnr"] = (

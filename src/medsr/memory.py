@@ -74,8 +74,9 @@ ADAPT = 8.7
 ADAPT_MIB: dict[int, float] = {2: 90.0, 3: 420.0}
 #: Network activations and workspaces for a 128^2 (2D) or 64^3 (3D) window and the default batch
 #: (MiB), per generator at the bundled widths, plus what the command imports after the read;
-#: others get the largest.
-NETWORK_MIB: dict[str, float] = {"mdcsrn": 830.0, "srresnet": 80.0, "dfgan_unet": 90.0}
+#: others get the largest. ``dfgan_unet``: 135 MiB measured at the public code's widths (32-512,
+#: ``dfgan-ct-qd`` since session 17; 88 MiB at 16-256).
+NETWORK_MIB: dict[str, float] = {"mdcsrn": 830.0, "srresnet": 80.0, "dfgan_unet": 150.0}
 #: Window edge the network parts were measured at, per network dimensionality.
 MEASURED_WINDOW = {2: 128, 3: 64}
 #: Largest default window edge of the sliding window (``Predictor``: 3D 64; 2D balanced windows

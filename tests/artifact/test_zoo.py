@@ -158,7 +158,8 @@ def test_shipped_weights_are_small_and_trained_only_on_training_scans() -> None:
         path = bundled_path(name)
         size = path.stat().st_size
         total += size
-        assert size < 6 * 2**20, f"{name}: {size / 2**20:.1f} MB"
+        # the largest is dfgan-ct-qd at the public code's widths (7.76 M float16 parameters)
+        assert size < 16 * 2**20, f"{name}: {size / 2**20:.1f} MB"
         ckpt = load_checkpoint(path)
         card = read_card(name)
         # the card, the shipped checkpoint and the recipe in the repository tell the same story

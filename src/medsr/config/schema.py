@@ -420,7 +420,9 @@ class TrainConfig:
             weight_clip=self.weight_clip,
         )
         if self.init_widen and not self.init_generator:
-            raise ConfigError("train.init_widen needs train.init_generator (the narrower checkpoint)")
+            raise ConfigError(
+                "train.init_widen needs train.init_generator (the narrower checkpoint)"
+            )
 
 
 @dataclass

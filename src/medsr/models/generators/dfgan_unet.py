@@ -92,6 +92,8 @@ class DFGANUNet(nn.Module):
             raise ValueError(f"features needs at least two levels, got {features!r}")
         check_positive(**{f"features[{i}]": w for i, w in enumerate(widths)})
         self.spatial_dims = spatial_dims
+        self.features = widths
+        self.out_channels = out_channels
         self.depth = len(widths) - 1
         self.inc = _DoubleConv(spatial_dims, in_channels, widths[0], attention=False)
         self.pool = max_pool(spatial_dims, 2)
@@ -156,7 +158,7 @@ class DFGANUNet(nn.Module):
         """
 
         narrow = tuple(int(f) for f in features)
-        wide = self._widths()
+        wide = self.features
         if any(isinstance(m, CBAM) for m in self.modules()):
             raise ValueError("load_narrower does not widen CBAM blocks (AttnDFGAN)")
         if len(narrow) != len(wide) or any(not 0 < n <= w for n, w in zip(narrow, wide)):
@@ -180,16 +182,15 @@ class DFGANUNet(nn.Module):
             if target.dim() == 1:  # bias, BN affine and running statistics
                 target[cout] = source
                 continue
-            transposed = isinstance(self.get_submodule(module), nn.ConvTranspose2d | nn.ConvTranspose3d)
+            transposed = isinstance(
+                self.get_submodule(module), nn.ConvTranspose2d | nn.ConvTranspose3d
+            )
             w = target.transpose(0, 1) if transposed else target  # views: (out, in, ...)
             src = source.transpose(0, 1) if transposed else source
             if src.shape[:2] != (len(cout), len(cin)):
                 raise ValueError(f"load_narrower: {key} does not fit features {list(narrow)}")
             w[cout] = 0.0  # old outputs: nothing from the new input channels
             w[cout.unsqueeze(1), cin.unsqueeze(0)] = src
-
-    def _widths(self) -> tuple[int, ...]:
-        return (self.inc[0].out_channels,) + tuple(b[0].out_channels for b in self.down)
 
     def _channel_maps(
         self, narrow: tuple[int, ...], wide: tuple[int, ...]
@@ -214,5 +215,5 @@ class DFGANUNet(nn.Module):
             maps[f"up.{j}"] = (prefix(level + 1), prefix(level))
             concat = torch.cat([prefix(level), wide[level] + prefix(level)])
             double(f"merge.{j}", concat, level)
-        maps["outc"] = (prefix(0), torch.arange(self.outc.out_channels))
+        maps["outc"] = (prefix(0), torch.arange(self.out_channels))
         return maps
