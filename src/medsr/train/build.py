@@ -110,10 +110,14 @@ def init_generator(cfg: ExperimentConfig, generator: nn.Module) -> None:
         )
     if widen:
         load_narrower = getattr(generator, "load_narrower", None)
-        if load_narrower is None or "features" not in ckpt.model_kwargs:
+        if load_narrower is None:
             raise ConfigError(
                 f"train.init_widen: networks.generator {want.name} cannot widen a checkpoint "
                 "(only the DFGAN U-Net without CBAM can); remove train.init_widen"
+            )
+        if "features" not in ckpt.model_kwargs:
+            raise ConfigError(
+                f"train.init_widen: {ref!r} records no 'features' (the widths to widen from)"
             )
         try:
             load_narrower(ckpt.state_dict, ckpt.model_kwargs["features"])

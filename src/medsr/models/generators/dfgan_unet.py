@@ -153,8 +153,8 @@ class DFGANUNet(nn.Module):
         than this one's.
 
         Raises:
-            ValueError: On a different depth, a wider narrow level, a CBAM mismatch or a
-                state that does not fit ``features``.
+            ValueError: On CBAM blocks (AttnDFGAN), a different depth, a wider narrow level,
+                or a state that does not fit ``features``.
         """
 
         narrow = tuple(int(f) for f in features)
