@@ -91,3 +91,18 @@ def test_zoom_is_refused_where_it_cannot_apply() -> None:
             SourceConfig(scan="x", zoom=bad)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="paired low-quality scan cannot be zoomed"):
         SourceConfig(scan="x", lq="y", zoom=2)
+
+
+def test_a_crop_larger_than_a_training_scan_is_refused_before_the_noise_cache(monkeypatch) -> None:
+    from medsr.errors import ConfigError
+
+    over = ["data.train=[{scan: pydicom_ct_small}]", "data.sampler.patch=[1024,1024]"]
+    cfg = load_config(CONFIGS / "tiny" / "dfgan.yaml", overrides=over)
+    assert cfg.data.degradation is not None and cfg.data.degradation.level == "volume"
+
+    def never(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the cached degradation ran before the crop was checked")
+
+    monkeypatch.setattr(data, "_degrade_whole", never)
+    with pytest.raises(ConfigError, match=r"pydicom_ct_small: patch \[1, 1024, 1024\] is larger"):
+        data.build_subjects(cfg, cfg.data.train, need_lq=True)

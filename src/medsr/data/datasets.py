@@ -265,6 +265,18 @@ def degrade_checked(
     return out
 
 
+def check_patch_fits(subject: Subject, patch: Sequence[int], spatial_dims: int) -> None:
+    """Refuse a training crop larger than the subject (2D crops are single slices).
+
+    Raises:
+        ConfigError: Naming the subject, the crop and the scan's shape.
+    """
+    crop = (1, *patch) if spatial_dims == 2 else tuple(patch)
+    shape = subject.hq.shape[1:]
+    if any(p > n for p, n in zip(crop, shape)):
+        raise ConfigError(f"{subject.name}: patch {list(crop)} is larger than the scan {shape}")
+
+
 class PatchDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
     """Training crops ``{"x_lq", "x_hq"}`` in network units (module docstring).
 
@@ -317,10 +329,7 @@ class PatchDataset(torch.utils.data.Dataset[dict[str, torch.Tensor]]):
         self.p_fg, self.flip, self.rot90 = p_fg, flip, rot90
         self.seed, self.length = seed, length
         for s in self.subjects + (self.lq_subjects or []):
-            if any(p > n for p, n in zip(self.patch, s.hq.shape[1:])):
-                raise ConfigError(
-                    f"{s.name}: patch {list(self.patch)} is larger than the scan {s.hq.shape[1:]}"
-                )
+            check_patch_fits(s, patch, spatial_dims)
         for s in self.lq_subjects if self.lq_subjects is not None else self.subjects:
             if not s.lq and degrader is None:
                 raise ConfigError(f"{s.name}: no paired low-quality scan and no degradation")

@@ -19,6 +19,7 @@ from medsr.config.schema import ExperimentConfig, SourceConfig
 from medsr.data.datasets import (
     PatchDataset,
     Subject,
+    check_patch_fits,
     degrade_checked,
     load_scan,
     prepare_subject,
@@ -147,6 +148,8 @@ def build_subjects(
     out = []
     for i, src in enumerate(sources):
         subj = _subject(cfg, src)
+        # before the (slow) cached degradations, so a too-large crop fails at once
+        check_patch_fits(subj, cfg.data.sampler.patch, cfg.task.spatial_dims)
         if need_lq and not subj.lq and degrader is not None and deg and deg.level == "volume":
             for k in range(deg.realizations):
                 rng = np.random.default_rng([cfg.seed, _VOLUME_TAG, i, k])
@@ -262,6 +265,8 @@ def build_val_cases(cfg: ExperimentConfig, sources: list[SourceConfig]) -> list[
     cases: list[ValCase] = []
     for i, src in enumerate(sources):
         subj = _subject(cfg, src)
+        # before the (slow) cached degradations, so a too-large crop fails at once
+        check_patch_fits(subj, cfg.data.sampler.patch, cfg.task.spatial_dims)
         shape = subj.hq.shape[1:]
         centre = _fg_centre(subj, shape)
         regions: list[tuple[str, tuple[slice, ...]]] = []
