@@ -99,7 +99,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         torch.set_num_threads(args.threads)
     work = args.keep or Path(tempfile.mkdtemp(prefix="medsr-quality-"))
     t0 = time.perf_counter()
-    result: dict[str, Any] = {"threads": torch.get_num_threads(), "models": {}}
+    from medsr.demo import package_versions
+
+    result: dict[str, Any] = {
+        "threads": torch.get_num_threads(),
+        "packages": package_versions(),
+        "models": {},
+    }  # packages: of this run (reused results keep their own file's)
     from medsr.artifact.zoo import BUNDLED, available
 
     mri_models = [  # both stages of each; benchmarks/systems.py measures the demo=False models

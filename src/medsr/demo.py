@@ -385,6 +385,7 @@ def run_demo(
         "medsr_version": _version(),
         "seconds": round(seconds, 1),
         "hardware": _hardware(),
+        "packages": package_versions(),
         "cases": [c.id for c in cases],
         "notes": notes,
     }
@@ -430,6 +431,30 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+#: The packages whose versions can move a result: the network, the CT simulation's FFTs and
+#: resampling, the classical baselines, the readers.
+RESULT_PACKAGES = (
+    "torch", "numpy", "scipy", "bm3d", "scikit-image", "PyWavelets", "pydicom", "nibabel",
+)  # fmt: skip
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of :data:`RESULT_PACKAGES` (None where one is not installed).
+
+    Recorded beside measured results: the same code on other package versions gives other
+    numbers (the CT cases' BM3D moved by 0.05 dB between two environments of this project).
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name in RESULT_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
 
 
 def _hardware() -> str:
