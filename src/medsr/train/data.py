@@ -265,8 +265,6 @@ def build_val_cases(cfg: ExperimentConfig, sources: list[SourceConfig]) -> list[
     cases: list[ValCase] = []
     for i, src in enumerate(sources):
         subj = _subject(cfg, src)
-        # before the (slow) cached degradations, so a too-large crop fails at once
-        check_patch_fits(subj, cfg.data.sampler.patch, cfg.task.spatial_dims)
         shape = subj.hq.shape[1:]
         centre = _fg_centre(subj, shape)
         regions: list[tuple[str, tuple[slice, ...]]] = []
